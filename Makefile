@@ -1,0 +1,56 @@
+# lambdesk: the two commands are `make run` and `make test`; the rest are their parts.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 8000
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+.PHONY: run test lint typecheck pytest bench install install-dev demo serve clean
+
+# The runtime: torch's CPU wheel first (so nothing pulls a CUDA build), then the project.
+$(BIN)/.installed: pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q torch==2.13.0
+	$(BIN)/pip install -q -e ".[ml,voice,aws]"
+	$(BIN)/pip install -q --no-deps openai-whisper==20250625
+	touch $@
+
+$(BIN)/.installed-dev: $(BIN)/.installed
+	$(BIN)/pip install -q -e ".[ml,voice,aws,dev]"
+	touch $@
+
+install: $(BIN)/.installed
+install-dev: $(BIN)/.installed-dev
+
+## make run: install, prepare the demo tenant (first run only), serve on $(HOST):$(PORT)
+run: install
+	$(BIN)/lambdesk demo
+	$(BIN)/lambdesk serve --host $(HOST) --port $(PORT)
+
+demo: install
+	$(BIN)/lambdesk demo
+
+serve: install
+	$(BIN)/lambdesk serve --host $(HOST) --port $(PORT)
+
+## make test: lint, type checks, then every test tier
+test: install-dev lint typecheck pytest
+
+lint: install-dev
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: install-dev
+	$(BIN)/mypy
+
+pytest: install-dev
+	$(BIN)/pytest -q
+
+bench: install-dev
+	$(BIN)/python bench/text_turn.py
+
+clean:
+	rm -rf .lambdesk .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,417 @@
+"""Ports: the small abstract base classes every backend implements (DESIGN.md, "Ports").
+
+Each port owns the shared logic (validation, id and expiry stamping, filtering of expired items)
+in its public methods; a backend fills in the `_`-prefixed hooks and nothing else. Every method
+that touches tenant data takes `tenant_id` explicitly, keyword-only.
+
+Backends: `infra/local/` (SQLite, files, in-process) and `infra/aws/` (DynamoDB, S3, Lambda).
+Only `core/bootstrap.py` picks one; everything else sees these classes.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from core.errors import NotFound
+from core.ids import new_ulid
+from core.models import (
+    ApiKey,
+    IdempotencyRecord,
+    Job,
+    JobStatus,
+    Message,
+    MessagePage,
+    SessionPage,
+    SessionState,
+    Tenant,
+    TurnRecord,
+    utcnow,
+)
+
+
+def _alive(expires_at: datetime | None, now: datetime) -> bool:
+    """TTL deletes late (DynamoDB: up to days), so every read filters expired items itself."""
+    return expires_at is None or expires_at > now
+
+
+# --------------------------------------------------------------------------- tenants
+
+
+class TenantStore(abc.ABC):
+    """Tenants, their settings, and hashed API keys."""
+
+    def create_tenant(self, tenant: Tenant) -> Tenant:
+        """Store a new tenant; `Conflict` if the id is taken."""
+        self._create_tenant(tenant)
+        return tenant
+
+    def get_tenant(self, *, tenant_id: str) -> Tenant:
+        """The tenant, or `NotFound`."""
+        tenant = self._get_tenant(tenant_id)
+        if tenant is None:
+            raise NotFound(f"tenant {tenant_id!r} not found")
+        return tenant
+
+    def find_tenant(self, *, tenant_id: str) -> Tenant | None:
+        return self._get_tenant(tenant_id)
+
+    def update_tenant(self, tenant: Tenant) -> Tenant:
+        """Replace a tenant's settings; `NotFound` if it does not exist."""
+        self.get_tenant(tenant_id=tenant.tenant_id)
+        self._put_tenant(tenant)
+        return tenant
+
+    def list_tenants(self) -> list[Tenant]:
+        """Operator view, sorted by id."""
+        return sorted(self._list_tenants(), key=lambda t: t.tenant_id)
+
+    def add_key(self, key: ApiKey) -> None:
+        self.get_tenant(tenant_id=key.tenant_id)
+        self._put_key(key)
+
+    def get_key(self, *, key_hash: str) -> ApiKey | None:
+        """The stored key for this hash if it exists and is not revoked."""
+        key = self._get_key(key_hash)
+        if key is None or key.revoked:
+            return None
+        return key
+
+    def revoke_key(self, *, tenant_id: str, key_hash: str) -> None:
+        key = self._get_key(key_hash)
+        if key is None or key.tenant_id != tenant_id:
+            raise NotFound("key not found")
+        self._put_key(key.model_copy(update={"revoked": True}))
+
+    def list_keys(self, *, tenant_id: str) -> list[ApiKey]:
+        return self._list_keys(tenant_id)
+
+    @abc.abstractmethod
+    def _create_tenant(self, tenant: Tenant) -> None:
+        """Insert; raise `Conflict` if the id exists (atomically)."""
+
+    @abc.abstractmethod
+    def _put_tenant(self, tenant: Tenant) -> None: ...
+
+    @abc.abstractmethod
+    def _get_tenant(self, tenant_id: str) -> Tenant | None: ...
+
+    @abc.abstractmethod
+    def _list_tenants(self) -> list[Tenant]: ...
+
+    @abc.abstractmethod
+    def _put_key(self, key: ApiKey) -> None: ...
+
+    @abc.abstractmethod
+    def _get_key(self, key_hash: str) -> ApiKey | None: ...
+
+    @abc.abstractmethod
+    def _list_keys(self, tenant_id: str) -> list[ApiKey]: ...
+
+
+# --------------------------------------------------------------------------- history
+
+
+class HistoryStore(abc.ABC):
+    """Messages per tenant+session (one record per message), session state, idempotency records.
+
+    Message order is the order of `message_id` (monotonic ULIDs assigned here). Session state is
+    written with optimistic concurrency: `put_state(state, expected_version=n)` succeeds only if
+    the stored version is still `n` (None: the state must not exist yet) and stores `n + 1`.
+    """
+
+    def __init__(self, *, ttl_days: int = 90) -> None:
+        self.ttl = timedelta(days=ttl_days)
+
+    # messages ---------------------------------------------------------------
+    def append_messages(
+        self, *, tenant_id: str, session_id: str, messages: Sequence[Message]
+    ) -> list[Message]:
+        """Stamp ids and expiry, then write all messages atomically. Returns the stored copies."""
+        now = utcnow()
+        stamped: list[Message] = []
+        for message in messages:
+            if message.tenant_id != tenant_id or message.session_id != session_id:
+                raise ValueError("message belongs to another tenant or session")
+            stamped.append(
+                message.model_copy(
+                    update={
+                        "message_id": message.message_id or new_ulid(),
+                        "expires_at": message.expires_at or now + self.ttl,
+                    }
+                )
+            )
+        self._put_messages(tenant_id, session_id, stamped)
+        return stamped
+
+    def list_messages(
+        self, *, tenant_id: str, session_id: str, limit: int = 50, cursor: str | None = None
+    ) -> MessagePage:
+        """Oldest first; `cursor` is the `next_cursor` of the previous page (opaque)."""
+        limit = max(1, min(limit, 500))
+        now = utcnow()
+        items: list[Message] = []
+        after = cursor
+        while True:  # expired items may thin a page out: keep reading until it is full or done
+            batch = self._get_messages(tenant_id, session_id, limit=limit + 1, after=after)
+            more = len(batch) > limit
+            batch = batch[:limit]
+            for message in batch:
+                if _alive(message.expires_at, now):
+                    items.append(message)
+            if len(items) >= limit or not more:
+                break
+            after = batch[-1].message_id
+        has_next = len(items) > limit or more
+        items = items[:limit]
+        return MessagePage(items=items, next_cursor=items[-1].message_id if has_next else None)
+
+    # session state ----------------------------------------------------------
+    def get_state(self, *, tenant_id: str, session_id: str) -> SessionState | None:
+        state = self._get_state(tenant_id, session_id)
+        if state is None or not _alive(state.expires_at, utcnow()):
+            return None
+        return state
+
+    def put_state(self, state: SessionState, *, expected_version: int | None) -> SessionState:
+        """Write `state` with version `expected_version + 1` (or 0 when creating).
+
+        Raises `VersionConflict` if another writer got there first.
+        """
+        now = utcnow()
+        new = state.model_copy(
+            update={
+                "version": 0 if expected_version is None else expected_version + 1,
+                "last_activity": now,
+                "expires_at": now + self.ttl,
+            }
+        )
+        self._put_state(new, expected_version)
+        return new
+
+    def delete_session(self, *, tenant_id: str, session_id: str) -> bool:
+        """Erase the session's messages and state. True if anything existed."""
+        return self._delete_session(tenant_id, session_id)
+
+    def list_sessions(
+        self,
+        *,
+        tenant_id: str,
+        limit: int = 50,
+        cursor: str | None = None,
+        handoff_only: bool = False,
+    ) -> SessionPage:
+        """Most recently active first; `handoff_only` gives the agents' queue."""
+        limit = max(1, min(limit, 500))
+        page = self._list_sessions(tenant_id, limit=limit, cursor=cursor, handoff_only=handoff_only)
+        now = utcnow()
+        page.items = [s for s in page.items if _alive(s.expires_at, now)]
+        return page
+
+    # idempotency ------------------------------------------------------------
+    def claim_idempotency(
+        self, *, tenant_id: str, key: str, request_hash: str, ttl_s: int
+    ) -> IdempotencyRecord | None:
+        """Claim `key` for a new request. Returns None when claimed now, else the existing record
+        (in progress when its `response` is None). Expired records are replaced."""
+        record = IdempotencyRecord(
+            tenant_id=tenant_id,
+            key=key,
+            request_hash=request_hash,
+            expires_at=utcnow() + timedelta(seconds=ttl_s),
+        )
+        return self._claim_idempotency(record)
+
+    def complete_idempotency(
+        self, *, tenant_id: str, key: str, response: Mapping[str, Any]
+    ) -> None:
+        self._complete_idempotency(tenant_id, key, dict(response))
+
+    def release_idempotency(self, *, tenant_id: str, key: str) -> None:
+        """Forget an in-progress claim (the request failed; a retry may run again)."""
+        self._release_idempotency(tenant_id, key)
+
+    @abc.abstractmethod
+    def _put_messages(self, tenant_id: str, session_id: str, messages: list[Message]) -> None: ...
+
+    @abc.abstractmethod
+    def _get_messages(
+        self, tenant_id: str, session_id: str, *, limit: int, after: str | None
+    ) -> list[Message]:
+        """Up to `limit` messages with id > `after`, ascending (expired ones included)."""
+
+    @abc.abstractmethod
+    def _get_state(self, tenant_id: str, session_id: str) -> SessionState | None: ...
+
+    @abc.abstractmethod
+    def _put_state(self, state: SessionState, expected_version: int | None) -> None:
+        """Conditional write; raise `VersionConflict` when the stored version is not expected."""
+
+    @abc.abstractmethod
+    def _delete_session(self, tenant_id: str, session_id: str) -> bool: ...
+
+    @abc.abstractmethod
+    def _list_sessions(
+        self, tenant_id: str, *, limit: int, cursor: str | None, handoff_only: bool
+    ) -> SessionPage: ...
+
+    @abc.abstractmethod
+    def _claim_idempotency(self, record: IdempotencyRecord) -> IdempotencyRecord | None:
+        """Insert unless an unexpired record exists; return that record, or None if inserted."""
+
+    @abc.abstractmethod
+    def _complete_idempotency(self, tenant_id: str, key: str, response: dict[str, Any]) -> None: ...
+
+    @abc.abstractmethod
+    def _release_idempotency(self, tenant_id: str, key: str) -> None: ...
+
+
+# --------------------------------------------------------------------------- jobs
+
+
+class JobStore(abc.ABC):
+    """Async jobs (voice, training, ingestion): status, result, attempts."""
+
+    def __init__(self, *, ttl_days: int = 7) -> None:
+        self.ttl = timedelta(days=ttl_days)
+
+    def create_job(self, job: Job) -> Job:
+        job = job.model_copy(update={"expires_at": job.expires_at or utcnow() + self.ttl})
+        self._create_job(job)
+        return job
+
+    def get_job(self, *, tenant_id: str, job_id: str) -> Job:
+        """The job, or `NotFound` (also for another tenant's job id)."""
+        job = self._get_job(tenant_id, job_id)
+        if job is None or not _alive(job.expires_at, utcnow()):
+            raise NotFound(f"job {job_id!r} not found")
+        return job
+
+    def update_job(self, job: Job, *, expected_status: JobStatus | None = None) -> Job:
+        """Persist `job`; with `expected_status`, only if the stored status still is that
+        (`VersionConflict` otherwise) — how a worker claims a queued job exactly once."""
+        job = job.model_copy(update={"updated_at": utcnow()})
+        self._update_job(job, expected_status)
+        return job
+
+    def list_unfinished(self, *, limit: int = 100) -> list[Job]:
+        """Queued or running jobs of every tenant (restart recovery), oldest first."""
+        now = utcnow()
+        return [j for j in self._list_unfinished(limit) if _alive(j.expires_at, now)]
+
+    @abc.abstractmethod
+    def _create_job(self, job: Job) -> None: ...
+
+    @abc.abstractmethod
+    def _get_job(self, tenant_id: str, job_id: str) -> Job | None: ...
+
+    @abc.abstractmethod
+    def _update_job(self, job: Job, expected_status: JobStatus | None) -> None: ...
+
+    @abc.abstractmethod
+    def _list_unfinished(self, limit: int) -> list[Job]: ...
+
+
+# --------------------------------------------------------------------------- blobs
+
+
+class BlobStore(abc.ABC):
+    """Bytes per tenant: audio, images, documents, model artifacts, indexes.
+
+    Keys are relative paths (`knowledge/docs/<id>.json`); the store namespaces them by tenant, so
+    one tenant can never read another's blob. Keys may not contain `..` or start with `/`.
+    """
+
+    def put(self, *, tenant_id: str, key: str, data: bytes, content_type: str = "") -> None:
+        self._put(self._path(tenant_id, key), data, content_type)
+
+    def get(self, *, tenant_id: str, key: str) -> bytes:
+        """The bytes, or `NotFound`."""
+        data = self._get(self._path(tenant_id, key))
+        if data is None:
+            raise NotFound(f"blob {key!r} not found")
+        return data
+
+    def find(self, *, tenant_id: str, key: str) -> bytes | None:
+        return self._get(self._path(tenant_id, key))
+
+    def delete(self, *, tenant_id: str, key: str) -> None:
+        self._delete(self._path(tenant_id, key))
+
+    def list(self, *, tenant_id: str, prefix: str = "") -> list[str]:
+        """Keys (relative to the tenant) starting with `prefix`, sorted."""
+        base = self._path(tenant_id, "")
+        full = base + prefix
+        return sorted(k[len(base) :] for k in self._list(full))
+
+    @staticmethod
+    def _path(tenant_id: str, key: str) -> str:
+        if key.startswith("/") or ".." in key.split("/") or "\\" in key:
+            raise ValueError(f"invalid blob key {key!r}")
+        return f"tenants/{tenant_id}/{key}"
+
+    @abc.abstractmethod
+    def _put(self, path: str, data: bytes, content_type: str) -> None: ...
+
+    @abc.abstractmethod
+    def _get(self, path: str) -> bytes | None: ...
+
+    @abc.abstractmethod
+    def _delete(self, path: str) -> None: ...
+
+    @abc.abstractmethod
+    def _list(self, prefix: str) -> list[str]:
+        """Full paths starting with `prefix`."""
+
+
+# --------------------------------------------------------------------------- skills
+
+
+@dataclass(frozen=True)
+class SkillContext:
+    """What a skill's `run(event, ctx)` may use besides its event: the tenant's blobs (models,
+    indexes, audio) and the process settings. Built once per process by the entrypoint."""
+
+    blobs: BlobStore
+    settings: Any  # core.settings.Settings (Any keeps this module free of the settings import)
+
+
+class SkillInvoker(abc.ABC):
+    """Calls a skill by name (`intent`, `retrieval`, `asr`, `tts`, `vision`, `voice`).
+
+    `invoke` waits for the result (raises `SkillTimeout` past `timeout`, `SkillError` when the skill
+    fails); `invoke_async` hands the event over and returns at once (jobs).
+    """
+
+    @abc.abstractmethod
+    async def invoke(
+        self, name: str, event: Mapping[str, Any], *, timeout: float
+    ) -> dict[str, Any]: ...
+
+    @abc.abstractmethod
+    async def invoke_async(self, name: str, event: Mapping[str, Any]) -> None: ...
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release pools and clients."""
+
+
+# --------------------------------------------------------------------------- conversation log
+
+
+class ConversationLog(abc.ABC):
+    """One structured, redacted record per turn (and a metrics hook per turn)."""
+
+    def record_turn(self, record: TurnRecord) -> None:
+        from core.redaction import redact
+
+        self._write(
+            record.model_copy(
+                update={"user_text": redact(record.user_text), "bot_text": redact(record.bot_text)}
+            )
+        )
+
+    @abc.abstractmethod
+    def _write(self, record: TurnRecord) -> None: ...

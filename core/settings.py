@@ -1,0 +1,80 @@
+"""Typed process settings, read once from `LAMBDESK_*` environment variables.
+
+Local (embedded stores under the data dir) is the default; `LAMBDESK_BACKEND=aws` switches the
+composition root (`core.bootstrap`) to the DynamoDB/S3/Lambda adapters and then requires the AWS
+names: a missing one is an error at start that names the variable.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Every knob of a lambdesk process. Tenant-level behaviour lives on `Tenant`, not here."""
+
+    model_config = SettingsConfigDict(env_prefix="LAMBDESK_", extra="ignore")
+
+    backend: Literal["local", "aws"] = "local"
+    data_dir: Path = Path(".lambdesk")
+
+    # Signing secret for session tokens. Local: generated once into <data_dir>/secret.key when unset.
+    token_secret: str | None = None
+    session_token_ttl_s: int = Field(default=3600, gt=0)
+    history_ttl_days: int = Field(default=90, gt=0)
+    idempotency_ttl_s: int = Field(default=24 * 3600, gt=0)
+    job_ttl_days: int = Field(default=7, gt=0)
+
+    # Skills: per-skill timeouts in seconds for synchronous calls (a turn degrades past them).
+    intent_timeout_s: float = Field(default=10.0, gt=0)
+    retrieval_timeout_s: float = Field(default=10.0, gt=0)
+    index_timeout_s: float = Field(default=300.0, gt=0)
+    skill_workers: int = Field(default=4, gt=0)
+    warmup: bool = True  # load the text models in the background when the server starts
+
+    # Default limits (a tenant may override the per-tenant ones).
+    max_text_chars: int = Field(default=2000, gt=0)
+    max_json_body_bytes: int = Field(default=64 * 1024, gt=0)
+    max_document_bytes: int = Field(default=10 * 1024 * 1024, gt=0)
+    max_audio_bytes: int = Field(default=10 * 1024 * 1024, gt=0)
+    max_audio_seconds: float = Field(default=120.0, gt=0)
+    max_image_bytes: int = Field(default=5 * 1024 * 1024, gt=0)
+    turns_per_minute: int = Field(default=100, gt=0)
+
+    # Conversation log.
+    log_stdout: bool = True
+
+    # AWS backend (required when backend == "aws").
+    aws_region: str = "us-east-1"
+    aws_endpoint_url: str | None = None  # a local AWS endpoint (moto) in tests and run-aws-local
+    table_name: str | None = None
+    bucket_name: str | None = None
+    function_prefix: str | None = None  # "<service>-<stage>-": skill Lambdas are <prefix><skill>
+    service_name: str = "lambdesk"
+
+    @model_validator(mode="after")
+    def _require_aws_names(self) -> Settings:
+        if self.backend == "aws":
+            missing = [
+                f"LAMBDESK_{name.upper()}"
+                for name in ("table_name", "bucket_name", "function_prefix")
+                if not getattr(self, name)
+            ]
+            if missing:
+                raise ValueError(f"LAMBDESK_BACKEND=aws needs {', '.join(missing)}")
+        return self
+
+    @property
+    def resolved_data_dir(self) -> Path:
+        return self.data_dir.expanduser().resolve()
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings (read once). Tests build `Settings(...)` directly instead."""
+    return Settings()
