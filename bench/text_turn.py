@@ -1,0 +1,163 @@
+"""Text-turn benchmark: warm latency (p50/p99) and throughput of `POST /v1/chat`, each beside
+`GET /healthz` measured in the same run against the same server (ratios, not absolute times:
+these machines are noisy).
+
+    .venv/bin/python bench/text_turn.py [--data-dir .lambdesk] [--requests 200] [--concurrency 8]
+
+Starts `lambdesk serve` on a free port over the data dir (building the demo tenant there first if
+needed), warms it up, then measures. Prints one figure per line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+LAMBDESK = [sys.executable, "-m", "cli.main"]
+QUESTIONS = [
+    "My card still hasn't arrived, what should I do?",
+    "How do I top up my account with a bank transfer?",
+    "What are your branch opening hours on Saturday?",
+    "I think someone stole my card",
+    "Why was I charged a fee for a cash withdrawal?",
+    "What exchange rate do you use for euros?",
+    "Can I get a virtual card?",
+    "How long does an international transfer take?",
+]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))
+    return ordered[index]
+
+
+async def latencies(
+    client: httpx.AsyncClient, requests: list[tuple[str, str, dict | None]]
+) -> list[float]:
+    out = []
+    for method, path, body in requests:
+        started = time.perf_counter()
+        response = await client.request(method, path, json=body)
+        out.append((time.perf_counter() - started) * 1000)
+        response.raise_for_status()
+    return out
+
+
+async def throughput(
+    client: httpx.AsyncClient, requests: list[tuple[str, str, dict | None]], concurrency: int
+) -> float:
+    queue = list(requests)
+    errors = 0
+
+    async def worker() -> None:
+        nonlocal errors
+        while queue:
+            method, path, body = queue.pop()
+            response = await client.request(method, path, json=body)
+            errors += response.status_code >= 500
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    elapsed = time.perf_counter() - started
+    if errors:
+        print(f"server_errors={errors}")
+    return len(requests) / elapsed
+
+
+async def measure(base_url: str, admin_key: str, n: int, concurrency: int) -> None:
+    headers = {"Authorization": f"Bearer {admin_key}"}
+    async with httpx.AsyncClient(base_url=base_url, headers=headers, timeout=60) as client:
+        sessions = []
+        for _ in range(max(concurrency, 4)):
+            response = await client.post("/v1/sessions", json={})
+            response.raise_for_status()
+            sessions.append(response.json()["session_id"])
+
+        def chats(count: int) -> list[tuple[str, str, dict | None]]:
+            return [
+                (
+                    "POST",
+                    "/v1/chat",
+                    {
+                        "session_id": sessions[i % len(sessions)],
+                        "text": QUESTIONS[i % len(QUESTIONS)],
+                    },
+                )
+                for i in range(count)
+            ]
+
+        health = [("GET", "/healthz", None)] * n
+        await latencies(client, chats(20) + health[:20])  # warm-up: models, caches, connections
+        health_ms = await latencies(client, health)
+        chat_ms = await latencies(client, chats(n))
+        health_rps = await throughput(client, health * 2, concurrency)
+        chat_rps = await throughput(client, chats(n), concurrency)
+
+    print(f"healthz_p50_ms={statistics.median(health_ms):.2f}")
+    print(f"healthz_p99_ms={percentile(health_ms, 99):.2f}")
+    print(f"chat_p50_ms={statistics.median(chat_ms):.2f}")
+    print(f"chat_p99_ms={percentile(chat_ms, 99):.2f}")
+    print(f"chat_over_healthz_p50={statistics.median(chat_ms) / statistics.median(health_ms):.1f}")
+    print(f"healthz_rps={health_rps:.0f}")
+    print(f"chat_turns_per_s={chat_rps:.1f}")
+    print(f"chat_over_healthz_throughput={chat_rps / health_rps:.3f}")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data-dir", default=str(ROOT / ".lambdesk"))
+    parser.add_argument("--requests", type=int, default=200)
+    parser.add_argument("--concurrency", type=int, default=8)
+    args = parser.parse_args()
+
+    env = {**os.environ, "LAMBDESK_DATA_DIR": args.data_dir, "LAMBDESK_LOG_STDOUT": "false"}
+    subprocess.run([*LAMBDESK, "demo"], cwd=ROOT, env=env, check=True, capture_output=True)
+    keys = json.loads((Path(args.data_dir) / "demo-keys.json").read_text())
+    port = free_port()
+    server = subprocess.Popen(
+        [*LAMBDESK, "serve", "--port", str(port)],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    base_url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                if httpx.get(f"{base_url}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline or server.poll() is not None:
+                raise SystemExit("server did not start")
+            time.sleep(0.2)
+        print(f"requests={args.requests} concurrency={args.concurrency} cpus={os.cpu_count()}")
+        asyncio.run(measure(base_url, keys["admin_key"], args.requests, args.concurrency))
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
