@@ -52,7 +52,9 @@ class Tenant(BaseModel):
     fallback_text: str = (
         "Sorry, I didn't quite get that. Could you rephrase, or ask to talk to a person?"
     )
-    handoff_text: str = "I'm handing you over to a member of our team. They will reply here shortly."
+    handoff_text: str = (
+        "I'm handing you over to a member of our team. They will reply here shortly."
+    )
     greeting: str = "Hi! How can I help you today?"
     # intent name -> the bot's written answer; an intent without one never answers on its own.
     responses: dict[str, str] = Field(default_factory=dict)

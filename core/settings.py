@@ -23,7 +23,7 @@ class Settings(BaseSettings):
     backend: Literal["local", "aws"] = "local"
     data_dir: Path = Path(".lambdesk")
 
-    # Signing secret for session tokens. Local: generated once into <data_dir>/secret.key when unset.
+    # Session-token signing secret. Local: generated once into <data_dir>/secret.key when unset.
     token_secret: str | None = None
     session_token_ttl_s: int = Field(default=3600, gt=0)
     history_ttl_days: int = Field(default=90, gt=0)
@@ -36,6 +36,10 @@ class Settings(BaseSettings):
     index_timeout_s: float = Field(default=300.0, gt=0)
     skill_workers: int = Field(default=4, gt=0)
     warmup: bool = True  # load the text models in the background when the server starts
+
+    # Speech recognition: engine and model size (weights come from installed packages).
+    asr_engine: Literal["faster-whisper", "openai-whisper"] = "faster-whisper"
+    asr_model: Literal["tiny.en", "base"] = "base"
 
     # Default limits (a tenant may override the per-tenant ones).
     max_text_chars: int = Field(default=2000, gt=0)
