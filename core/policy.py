@@ -1,0 +1,230 @@
+"""The conversation policy (DESIGN.md): pure functions from what the skills found to the bot's
+decision, and from a decision to the next session state. No I/O; unit-tested as a table.
+
+Order of precedence:
+
+1. The session is already handed off (waiting for or talking to an agent): the bot stays quiet.
+   The user's message is still stored, and the reply is `source=handoff` with the short
+   `AGENT_WILL_REPLY` text (not empty, so a widget always has something to show).
+2. The customer asks for a human (`wants_human`): hand off now.
+3. A confident intent (score ≥ `intent_threshold`) with a configured response: answer it.
+4. The best knowledge hit scoring ≥ `knowledge_threshold`: answer with the passage (trimmed to
+   a readable length) and its citation.
+5. Otherwise the fallback text; the `handoff_after`-th fallback in a row hands off instead.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from core.models import Citation, HandoffStatus, SessionState, Source, Tenant
+
+AGENT_WILL_REPLY = "Thanks, your message was passed on. An agent will reply here shortly."
+MAX_ANSWER_CHARS = 600
+MAX_SUGGESTIONS = 3
+RATE_WINDOW = timedelta(minutes=1)
+
+# Small on purpose: phrases that mean "let me talk to a person".
+_HUMAN_RE = re.compile(
+    r"\b("
+    r"(live |human |real |customer service |support )?agent"
+    r"|human( being)?"
+    r"|(real|actual|live) (person|people|human)"
+    r"|(talk|speak|chat) (to|with) (someone|somebody|a person|a human|a people|staff|support)"
+    r"|representative|operator"
+    r")\b",
+    re.IGNORECASE,
+)
+
+
+def wants_human(text: str) -> bool:
+    """Whether the customer asks for a human."""
+    return _HUMAN_RE.search(text) is not None
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What the bot answers, and how the session's handoff state moves."""
+
+    text: str
+    source: Source
+    intent: str | None = None
+    confidence: float | None = None
+    citations: list[Citation] = field(default_factory=list)
+    suggestions: list[str] = field(default_factory=list)
+    handoff: HandoffStatus = HandoffStatus.NONE
+    handoff_reason: str | None = None
+    consecutive_fallbacks: int = 0
+
+
+def humanize(name: str) -> str:
+    """`track_order` / `card-arrival` → `Track order`."""
+    words = re.sub(r"[_\-.]+", " ", name).strip()
+    return words[:1].upper() + words[1:]
+
+
+def trim_passage(text: str, limit: int = MAX_ANSWER_CHARS) -> str:
+    """A passage cut to `limit` characters at a sentence (else word) boundary."""
+    text = " ".join(text.split())
+    if len(text) <= limit:
+        return text
+    cut = text[:limit]
+    sentence_end = max(cut.rfind(". "), cut.rfind("! "), cut.rfind("? "))
+    if sentence_end >= limit // 3:
+        return cut[: sentence_end + 1]
+    space = cut.rfind(" ")
+    return (cut[:space] if space > 0 else cut).rstrip(",;:") + "…"
+
+
+def _ranked_intents(intent_result: Mapping[str, Any] | None) -> list[tuple[str, float]]:
+    """The intent ranking as (name, score), best first. Accepts dicts or pairs."""
+    if not intent_result:
+        return []
+    ranked: list[tuple[str, float]] = []
+    for item in intent_result.get("ranking") or []:
+        if isinstance(item, Mapping):
+            name = item.get("intent") or item.get("name") or item.get("label")
+            score = item.get("confidence", item.get("score", 0.0))
+        elif isinstance(item, list | tuple) and len(item) >= 2:
+            name, score = item[0], item[1]
+        else:
+            continue
+        if name:
+            ranked.append((str(name), float(score or 0.0)))
+    return sorted(ranked, key=lambda pair: pair[1], reverse=True)
+
+
+def _suggest_intents(
+    tenant: Tenant, intent_result: Mapping[str, Any] | None, exclude: str | None
+) -> list[str]:
+    return [
+        humanize(name)
+        for name, _ in _ranked_intents(intent_result)
+        if name != exclude and name in tenant.responses
+    ][:MAX_SUGGESTIONS]
+
+
+def _suggest_titles(hits: Sequence[Mapping[str, Any]], exclude_doc: str | None) -> list[str]:
+    titles: list[str] = []
+    for hit in hits:
+        title = str(hit.get("title") or "").strip()
+        if title and hit.get("doc_id") != exclude_doc and title not in titles:
+            titles.append(title)
+    return titles[:MAX_SUGGESTIONS]
+
+
+def decide(
+    *,
+    tenant: Tenant,
+    state: SessionState,
+    text: str,
+    intent_result: Mapping[str, Any] | None,
+    hits: Sequence[Mapping[str, Any]],
+) -> Decision:
+    """The bot's reply to `text` given the skills' results (None / [] when a skill failed)."""
+    if state.handoff in (HandoffStatus.WAITING, HandoffStatus.ACTIVE):
+        return Decision(
+            text=AGENT_WILL_REPLY,
+            source=Source.HANDOFF,
+            handoff=state.handoff,
+            handoff_reason=state.handoff_reason,
+            consecutive_fallbacks=state.consecutive_fallbacks,
+        )
+
+    intent = (intent_result or {}).get("intent")
+    confidence = float((intent_result or {}).get("confidence") or 0.0) if intent_result else None
+
+    if wants_human(text):
+        return Decision(
+            text=tenant.handoff_text,
+            source=Source.HANDOFF,
+            intent=intent,
+            confidence=confidence,
+            handoff=HandoffStatus.WAITING,
+            handoff_reason="customer asked for a human",
+        )
+
+    if intent and confidence is not None and confidence >= tenant.intent_threshold:
+        response = tenant.responses.get(str(intent))
+        if response:
+            return Decision(
+                text=response,
+                source=Source.INTENT,
+                intent=str(intent),
+                confidence=confidence,
+                suggestions=_suggest_intents(tenant, intent_result, exclude=str(intent)),
+            )
+
+    ordered = sorted(hits, key=lambda h: float(h.get("score") or 0.0), reverse=True)
+    if ordered and float(ordered[0].get("score") or 0.0) >= tenant.knowledge_threshold:
+        best = ordered[0]
+        passage = trim_passage(str(best.get("text") or ""))
+        if passage:
+            citation = Citation(
+                doc_id=str(best.get("doc_id") or ""),
+                title=str(best.get("title") or ""),
+                chunk_id=str(best.get("chunk_id") or ""),
+                score=float(best.get("score") or 0.0),
+                snippet=passage[:200],
+            )
+            return Decision(
+                text=passage,
+                source=Source.KNOWLEDGE,
+                intent=intent,
+                confidence=confidence,
+                citations=[citation],
+                suggestions=_suggest_titles(ordered[1:], exclude_doc=citation.doc_id),
+            )
+
+    fallbacks = state.consecutive_fallbacks + 1
+    if fallbacks >= tenant.handoff_after:
+        return Decision(
+            text=tenant.handoff_text,
+            source=Source.HANDOFF,
+            intent=intent,
+            confidence=confidence,
+            handoff=HandoffStatus.WAITING,
+            handoff_reason=f"{fallbacks} fallbacks in a row",
+            consecutive_fallbacks=fallbacks,
+        )
+    suggestions = _suggest_intents(tenant, intent_result, exclude=None) or _suggest_titles(
+        ordered, exclude_doc=None
+    )
+    return Decision(
+        text=tenant.fallback_text,
+        source=Source.FALLBACK,
+        intent=intent,
+        confidence=confidence,
+        suggestions=suggestions,
+        consecutive_fallbacks=fallbacks,
+    )
+
+
+def rate_limited(*, state: SessionState, limit: int, now: datetime) -> bool:
+    """Whether one more turn would exceed `limit` turns in the state's one-minute window."""
+    if state.window_start is None or now - state.window_start >= RATE_WINDOW:
+        return False
+    return state.window_turns >= limit
+
+
+def apply_decision(*, state: SessionState, decision: Decision, now: datetime) -> SessionState:
+    """The session state after a turn answered with `decision`."""
+    if state.window_start is None or now - state.window_start >= RATE_WINDOW:
+        window_start, window_turns = now, 1
+    else:
+        window_start, window_turns = state.window_start, state.window_turns + 1
+    return state.model_copy(
+        update={
+            "handoff": decision.handoff,
+            "handoff_reason": decision.handoff_reason,
+            "consecutive_fallbacks": decision.consecutive_fallbacks,
+            "last_intent": decision.intent or state.last_intent,
+            "turns": state.turns + 1,
+            "window_start": window_start,
+            "window_turns": window_turns,
+        }
+    )

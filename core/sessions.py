@@ -1,0 +1,88 @@
+"""Chat sessions: opening one (and its session token), origin checks for public credentials,
+and the tenant-scoped lookup every session route goes through."""
+
+from __future__ import annotations
+
+from core.auth import Principal, PrincipalRole, issue_session_token
+from core.errors import Forbidden, NotFound
+from core.ids import new_id
+from core.models import Channel, SessionCreate, SessionCreated, SessionState, Tenant
+from core.ports import HistoryStore
+
+
+def origin_allowed(*, tenant: Tenant, origin: str | None) -> bool:
+    """Whether a browser origin may use this tenant's public credentials (`*` allows any)."""
+    if not origin:
+        return False
+    origin = origin.rstrip("/")
+    return any(a == "*" or a.rstrip("/") == origin for a in tenant.allowed_origins)
+
+
+def create_session_state(
+    *,
+    history: HistoryStore,
+    tenant_id: str,
+    channel: Channel = Channel.TEXT,
+    origin: str | None = None,
+    metadata: dict[str, object] | None = None,
+) -> SessionState:
+    """Store the state of a brand-new session (version 0)."""
+    state = SessionState(
+        tenant_id=tenant_id,
+        session_id=new_id("s_"),
+        channel=channel,
+        origin=origin,
+        slots={"metadata": dict(metadata)} if metadata else {},
+    )
+    return history.put_state(state, expected_version=None)
+
+
+def open_session(
+    *,
+    history: HistoryStore,
+    tenant: Tenant,
+    principal: Principal,
+    secret: bytes,
+    token_ttl_s: int,
+    origin: str | None,
+    request: SessionCreate | None = None,
+) -> SessionCreated:
+    """Open a session for a widget key (from an allowed origin only) or an admin key."""
+    if principal.tenant_id != tenant.tenant_id:
+        raise NotFound("tenant not found")
+    if principal.role is PrincipalRole.WIDGET:
+        if not origin_allowed(tenant=tenant, origin=origin):
+            raise Forbidden("origin not allowed for this tenant", code="origin_not_allowed")
+    elif principal.role is not PrincipalRole.ADMIN:
+        raise Forbidden("a session token cannot open sessions", code="forbidden_role")
+    request = request or SessionCreate()
+    state = create_session_state(
+        history=history,
+        tenant_id=tenant.tenant_id,
+        channel=request.channel,
+        origin=origin,
+        metadata=request.metadata,
+    )
+    token, expires_at = issue_session_token(
+        secret=secret, tenant_id=tenant.tenant_id, session_id=state.session_id, ttl_s=token_ttl_s
+    )
+    return SessionCreated(
+        session_id=state.session_id,
+        session_token=token,
+        expires_at=expires_at,
+        greeting=tenant.greeting,
+    )
+
+
+def require_session(*, history: HistoryStore, tenant_id: str, session_id: str) -> SessionState:
+    """The session's state; `NotFound` for an unknown session or another tenant's."""
+    state = history.get_state(tenant_id=tenant_id, session_id=session_id)
+    if state is None:
+        raise NotFound(f"session {session_id!r} not found")
+    return state
+
+
+def check_session_access(*, principal: Principal, session_id: str) -> None:
+    """A session token reaches its own session only (others look missing: 404)."""
+    if principal.role is PrincipalRole.SESSION and principal.session_id != session_id:
+        raise NotFound(f"session {session_id!r} not found")
