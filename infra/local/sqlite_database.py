@@ -1,0 +1,97 @@
+"""One SQLite database file shared by the local stores, safe under many threads.
+
+Each thread gets its own connection (`threading.local`); every connection runs in WAL mode with a
+busy timeout, so readers never block the writer and writers queue instead of failing.
+Read-modify-write work goes through `transaction()`, which opens with `BEGIN IMMEDIATE`: the
+write lock is taken up front, so two transactions never both read and then both write.
+
+The tenant, history and job stores each hold one `SqliteDatabase` over the same file
+(`<data>/lambdesk.db`) and create their own tables idempotently.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import weakref
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+
+BUSY_TIMEOUT_MS = 30_000
+
+
+def to_epoch(value: datetime | None) -> float | None:
+    """Datetimes are stored as epoch seconds (REAL) so indexes sort them correctly."""
+    return None if value is None else value.timestamp()
+
+
+class SqliteDatabase:
+    """Per-thread connections to one database file, plus an immediate-mode transaction helper."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        # (owning thread, connection): lets close() reach every connection, and lets us close
+        # the connections of threads that have ended.
+        self._connections: list[tuple[weakref.ref[threading.Thread], sqlite3.Connection]] = []
+        self._closed = False
+
+    def connection(self) -> sqlite3.Connection:
+        """This thread's connection (autocommit mode: one statement is one transaction)."""
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is not None:
+            return conn
+        if self._closed:
+            raise RuntimeError(f"database {self.path} is closed")
+        conn = sqlite3.connect(
+            self.path,
+            timeout=BUSY_TIMEOUT_MS / 1000,
+            isolation_level=None,  # we issue BEGIN/COMMIT ourselves
+            check_same_thread=False,  # only so close() may close it from another thread
+        )
+        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA synchronous = NORMAL")
+        self._local.conn = conn
+        with self._lock:
+            alive = []
+            for owner, other in self._connections:
+                if owner() is None:  # the thread ended: its connection is no longer reachable
+                    other.close()
+                else:
+                    alive.append((owner, other))
+            alive.append((weakref.ref(threading.current_thread()), conn))
+            self._connections = alive
+        return conn
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """`BEGIN IMMEDIATE` … `COMMIT` (or `ROLLBACK` when the block raises)."""
+        conn = self.connection()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield conn
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
+    def execute_script(self, script: str) -> None:
+        """Run DDL (idempotent `CREATE … IF NOT EXISTS` statements) in one transaction."""
+        with self.transaction() as conn:
+            for statement in script.split(";"):
+                if statement.strip():
+                    conn.execute(statement)
+
+    def close(self) -> None:
+        """Close every connection this object opened (any thread)."""
+        with self._lock:
+            self._closed = True
+            for _, conn in self._connections:
+                conn.close()
+            self._connections = []
+        self._local = threading.local()
