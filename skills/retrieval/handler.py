@@ -1,0 +1,19 @@
+"""Lambda entry for the retrieval skill: builds the skill context once per process, then runs
+`skills.retrieval.skill.run` on each event."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from core.bootstrap import build_skill_context
+from core.ports import SkillContext
+from skills.retrieval import skill
+
+_ctx: SkillContext | None = None
+
+
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    global _ctx
+    if _ctx is None:
+        _ctx = build_skill_context()
+    return skill.run(event, _ctx)
