@@ -1,0 +1,242 @@
+"""HistoryStore on DynamoDB: one item per message, session state, idempotency records.
+
+Messages `PK=TENANT#<t>#SESSION#<s> SK=MSG#<ulid>` (never a whole conversation in one item: items
+stop at 400 KB); session state `SK=STATE` in the same partition, written with a condition on
+`version`; idempotency `PK=TENANT#<t>#IDEMP#<key> SK=IDEMP`. Sessions are listed newest first
+through GSI1 (`TENANT#<t>` / `<last activity>#<s>`), the handoff queue through the sparse GSI2
+partition `HANDOFF#<t>`. `expires_at` is the numeric TTL attribute; the port filters expired items
+on read because TTL deletes late.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from core.errors import VersionConflict
+from core.models import (
+    HandoffStatus,
+    IdempotencyRecord,
+    Message,
+    SessionPage,
+    SessionState,
+    utcnow,
+)
+from core.ports import HistoryStore
+from infra.aws.dynamodb_items import (
+    batch_delete,
+    decode_cursor,
+    encode_cursor,
+    epoch,
+    is_condition_failure,
+    n,
+    query_items,
+    s,
+    session_pk,
+    sortable_time,
+    tenant_pk,
+    ttl_attr,
+)
+from infra.aws.table_schema import GSI1, GSI2
+
+# One TransactWriteItems call holds at most 100 actions: a turn (2-3 messages) is one
+# transaction; bulk imports above 100 messages are written as consecutive transactions.
+TRANSACTION_LIMIT = 100
+QUEUED_HANDOFFS = (HandoffStatus.WAITING, HandoffStatus.ACTIVE)
+
+
+class DynamoDBHistoryStore(HistoryStore):
+    def __init__(self, *, table_name: str, client: Any, ttl_days: int = 90) -> None:
+        super().__init__(ttl_days=ttl_days)
+        self.table = table_name
+        self.client = client
+
+    # messages ---------------------------------------------------------------
+    def _put_messages(self, tenant_id: str, session_id: str, messages: list[Message]) -> None:
+        pk = session_pk(tenant_id, session_id)
+        for start in range(0, len(messages), TRANSACTION_LIMIT):
+            chunk = messages[start : start + TRANSACTION_LIMIT]
+            self.client.transact_write_items(
+                TransactItems=[
+                    {
+                        "Put": {
+                            "TableName": self.table,
+                            "Item": ttl_attr(
+                                {
+                                    "PK": s(pk),
+                                    "SK": s(f"MSG#{m.message_id}"),
+                                    "data": s(m.model_dump_json()),
+                                },
+                                m.expires_at,
+                            ),
+                        }
+                    }
+                    for m in chunk
+                ]
+            )
+
+    def _get_messages(
+        self, tenant_id: str, session_id: str, *, limit: int, after: str | None
+    ) -> list[Message]:
+        values: dict[str, Any] = {":pk": s(session_pk(tenant_id, session_id))}
+        if after:
+            # The smallest string above `MSG#<after>` is `MSG#<after>\0`; `MSG$` ends the range.
+            condition = "PK = :pk AND SK BETWEEN :lo AND :hi"
+            values[":lo"] = s(f"MSG#{after}\x00")
+            values[":hi"] = s("MSG$")
+        else:
+            condition = "PK = :pk AND begins_with(SK, :msg)"
+            values[":msg"] = s("MSG#")
+        kwargs: dict[str, Any] = {
+            "TableName": self.table,
+            "KeyConditionExpression": condition,
+            "ExpressionAttributeValues": values,
+            "ConsistentRead": True,
+            "Limit": limit,
+        }
+        out: list[Message] = []
+        while len(out) < limit:
+            response = self.client.query(**kwargs)
+            out.extend(Message.model_validate_json(i["data"]["S"]) for i in response["Items"])
+            last = response.get("LastEvaluatedKey")
+            if not last:
+                break
+            kwargs["ExclusiveStartKey"] = last
+            kwargs["Limit"] = limit - len(out)
+        return out[:limit]
+
+    # session state ----------------------------------------------------------
+    def _get_state(self, tenant_id: str, session_id: str) -> SessionState | None:
+        response = self.client.get_item(
+            TableName=self.table,
+            Key={"PK": s(session_pk(tenant_id, session_id)), "SK": s("STATE")},
+            ConsistentRead=True,
+        )
+        item = response.get("Item")
+        return SessionState.model_validate_json(item["data"]["S"]) if item else None
+
+    def _put_state(self, state: SessionState, expected_version: int | None) -> None:
+        activity = f"{sortable_time(state.last_activity)}#{state.session_id}"
+        item: dict[str, Any] = {
+            "PK": s(session_pk(state.tenant_id, state.session_id)),
+            "SK": s("STATE"),
+            "version": n(state.version),
+            "GSI1PK": s(tenant_pk(state.tenant_id)),
+            "GSI1SK": s(activity),
+            "data": s(state.model_dump_json()),
+        }
+        if state.handoff in QUEUED_HANDOFFS:
+            item["GSI2PK"] = s(f"HANDOFF#{state.tenant_id}")
+            item["GSI2SK"] = s(activity)
+        ttl_attr(item, state.expires_at)
+        if expected_version is None:
+            # A state whose TTL passed but that DynamoDB has not deleted yet counts as absent.
+            condition = "attribute_not_exists(PK) OR expires_at < :now"
+            values = {":now": n(epoch(utcnow()) or 0)}
+        else:
+            condition = "version = :v"
+            values = {":v": n(expected_version)}
+        try:
+            self.client.put_item(
+                TableName=self.table,
+                Item=item,
+                ConditionExpression=condition,
+                ExpressionAttributeValues=values,
+            )
+        except Exception as exc:
+            if is_condition_failure(exc):
+                raise VersionConflict(
+                    f"session {state.session_id!r} changed (expected version {expected_version})"
+                ) from exc
+            raise
+
+    def _delete_session(self, tenant_id: str, session_id: str) -> bool:
+        keys = [
+            {"PK": item["PK"], "SK": item["SK"]}
+            for item in query_items(
+                self.client,
+                TableName=self.table,
+                KeyConditionExpression="PK = :pk",
+                ExpressionAttributeValues={":pk": s(session_pk(tenant_id, session_id))},
+                ProjectionExpression="PK, SK",
+                ConsistentRead=True,
+            )
+        ]
+        batch_delete(self.client, self.table, keys)
+        return bool(keys)
+
+    def _list_sessions(
+        self, tenant_id: str, *, limit: int, cursor: str | None, handoff_only: bool
+    ) -> SessionPage:
+        index, prefix = (GSI2, "GSI2") if handoff_only else (GSI1, "GSI1")
+        partition = f"HANDOFF#{tenant_id}" if handoff_only else tenant_pk(tenant_id)
+        kwargs: dict[str, Any] = {
+            "TableName": self.table,
+            "IndexName": index,
+            "KeyConditionExpression": f"{prefix}PK = :p",
+            "ExpressionAttributeValues": {":p": s(partition)},
+            "ScanIndexForward": False,
+            "Limit": limit + 1,  # one more than asked: a next page exists only if it arrives
+        }
+        start = decode_cursor(cursor)
+        if start:
+            kwargs["ExclusiveStartKey"] = start
+        items: list[dict[str, Any]] = []
+        for item in query_items(self.client, **kwargs):
+            items.append(item)
+            if len(items) > limit:
+                break
+        next_cursor = None
+        if len(items) > limit:
+            last = items[limit - 1]
+            next_cursor = encode_cursor(
+                {k: last[k] for k in ("PK", "SK", f"{prefix}PK", f"{prefix}SK")}
+            )
+        states = [SessionState.model_validate_json(i["data"]["S"]) for i in items[:limit]]
+        return SessionPage(items=states, next_cursor=next_cursor)
+
+    # idempotency ------------------------------------------------------------
+    @staticmethod
+    def _idempotency_key(tenant_id: str, key: str) -> dict[str, Any]:
+        return {"PK": s(f"{tenant_pk(tenant_id)}#IDEMP#{key}"), "SK": s("IDEMP")}
+
+    def _claim_idempotency(self, record: IdempotencyRecord) -> IdempotencyRecord | None:
+        key = self._idempotency_key(record.tenant_id, record.key)
+        item = ttl_attr({**key, "data": s(record.model_dump_json())}, record.expires_at)
+        for _ in range(5):  # the existing record may expire or be released between two calls
+            try:
+                self.client.put_item(
+                    TableName=self.table,
+                    Item=item,
+                    ConditionExpression="attribute_not_exists(PK) OR expires_at < :now",
+                    ExpressionAttributeValues={":now": n(epoch(utcnow()) or 0)},
+                )
+                return None
+            except Exception as exc:
+                if not is_condition_failure(exc):
+                    raise
+            existing = self.client.get_item(TableName=self.table, Key=key, ConsistentRead=True)
+            if "Item" in existing:
+                stored = existing["Item"]
+                found = IdempotencyRecord.model_validate_json(stored["data"]["S"])
+                if "response" in stored:
+                    found.response = json.loads(stored["response"]["S"])
+                return found
+        raise VersionConflict(f"idempotency key {record.key!r} is contended")
+
+    def _complete_idempotency(self, tenant_id: str, key: str, response: dict[str, Any]) -> None:
+        try:
+            self.client.update_item(
+                TableName=self.table,
+                Key=self._idempotency_key(tenant_id, key),
+                UpdateExpression="SET #r = :r",
+                ConditionExpression="attribute_exists(PK)",
+                ExpressionAttributeNames={"#r": "response"},
+                ExpressionAttributeValues={":r": s(json.dumps(response))},
+            )
+        except Exception as exc:
+            if not is_condition_failure(exc):  # released meanwhile: nothing left to complete
+                raise
+
+    def _release_idempotency(self, tenant_id: str, key: str) -> None:
+        self.client.delete_item(TableName=self.table, Key=self._idempotency_key(tenant_id, key))
