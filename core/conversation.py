@@ -19,6 +19,7 @@ import weakref
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
+from core.auth import Principal, PrincipalRole
 from core.bootstrap import Container
 from core.errors import (
     Conflict,
@@ -31,6 +32,7 @@ from core.errors import (
 from core.models import (
     Channel,
     ChatReply,
+    ChatRequest,
     Message,
     Role,
     SessionState,
@@ -39,6 +41,7 @@ from core.models import (
     utcnow,
 )
 from core.policy import Decision, apply_decision, decide, rate_limited
+from core.sessions import create_session_state
 
 logger = logging.getLogger("lambdesk.conversation")
 
@@ -260,7 +263,12 @@ def _turn_messages(
             "skill_latency_ms": {k: v for k, v in latency.items() if k != "total"},
             "degraded": degraded,
             "suggestions": decision.suggestions,
-            **({"handoff_reason": decision.handoff_reason} if decision.handoff_reason else {}),
+            **({"quiet": True} if decision.quiet else {}),
+            **(
+                {"handoff_reason": decision.handoff_reason}
+                if decision.handoff_reason and not decision.quiet
+                else {}
+            ),
         },
     )
     return [user, bot]
@@ -318,3 +326,58 @@ async def run_idempotent(
         tenant_id=tenant_id, key=key, response=reply.model_dump(mode="json")
     )
     return reply
+
+
+# --------------------------------------------------------------------------- the chat request
+
+
+async def chat(
+    *,
+    container: Container,
+    tenant: Tenant,
+    principal: Principal,
+    request: ChatRequest,
+    request_id: str | None = None,
+    idempotency_key: str | None = None,
+) -> ChatReply:
+    """`POST /v1/chat`: a session token talks in its own session; an admin key in any session of
+    its tenant, or in a new one when `session_id` is omitted. Honours `Idempotency-Key`."""
+    check_text(tenant=tenant, max_text_chars=container.settings.max_text_chars, text=request.text)
+    session_id = request.session_id
+    if principal.role is PrincipalRole.SESSION:
+        if session_id is not None and session_id != principal.session_id:
+            raise NotFound(f"session {session_id!r} not found")
+        session_id = principal.session_id
+    if session_id is not None:
+        _load_state(container, tenant_id=tenant.tenant_id, session_id=session_id)
+
+    async def run() -> ChatReply:
+        target = session_id
+        if target is None:
+            target = create_session_state(
+                history=container.history, tenant_id=tenant.tenant_id
+            ).session_id
+        return await handle_turn(
+            container=container,
+            tenant=tenant,
+            session_id=target,
+            text=request.text,
+            request_id=request_id,
+            metadata=request.metadata,
+        )
+
+    fingerprint = request_fingerprint(
+        {
+            "caller": principal.session_id or principal.role.value,
+            "session_id": session_id,
+            "text": request.text,
+            "metadata": request.metadata,
+        }
+    )
+    return await run_idempotent(
+        container=container,
+        tenant_id=tenant.tenant_id,
+        key=idempotency_key,
+        request_hash=fingerprint,
+        run=run,
+    )

@@ -59,6 +59,7 @@ class Decision:
     handoff: HandoffStatus = HandoffStatus.NONE
     handoff_reason: str | None = None
     consecutive_fallbacks: int = 0
+    quiet: bool = False  # the session was already handed off: the bot only acknowledged
 
 
 def humanize(name: str) -> str:
@@ -133,6 +134,7 @@ def decide(
             handoff=state.handoff,
             handoff_reason=state.handoff_reason,
             consecutive_fallbacks=state.consecutive_fallbacks,
+            quiet=True,
         )
 
     intent = (intent_result or {}).get("intent")

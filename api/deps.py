@@ -1,0 +1,136 @@
+"""The web layer's seams: `Annotated` dependency aliases for the container, the caller and their
+tenant, and the tenant-scoped lookups of path resources. Tests swap them with
+`app.dependency_overrides`.
+
+Resources named in a path are looked up in the caller's tenant *before* the role is checked, so a
+credential of another tenant always gets 404, exactly as for a missing resource.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Path, Request
+
+from core.auth import Principal, PrincipalRole, authenticate
+from core.bootstrap import Container
+from core.errors import Forbidden, Unavailable
+from core.logging import bind_log_context
+from core.models import SessionState, Tenant
+from core.sessions import check_session_access, origin_allowed, require_session
+
+
+def get_container(request: Request) -> Container:
+    container: Container | None = getattr(request.app.state, "container", None)
+    if container is None:
+        raise Unavailable("the service is starting")
+    return container
+
+
+ContainerDep = Annotated[Container, Depends(get_container)]
+
+
+async def get_principal(request: Request, container: ContainerDep) -> Principal:
+    """The authenticated caller. Public credentials (widget key, session token) used from a
+    browser origin the tenant does not allow are refused (403)."""
+    principal = authenticate(
+        tenants=container.tenants,
+        secret=container.token_secret,
+        authorization_header=request.headers.get("authorization"),
+    )
+    tenant = container.tenants.get_tenant(tenant_id=principal.tenant_id)
+    origin = request.headers.get("origin")
+    allowed = origin_allowed(tenant=tenant, origin=origin)
+    if allowed:
+        request.state.cors_origin = origin
+    if origin and not allowed and principal.role is not PrincipalRole.ADMIN:
+        raise Forbidden(
+            f"origin {origin!r} is not allowed for this tenant", code="origin_not_allowed"
+        )
+    request.state.tenant = tenant
+    request.state.tenant_id = tenant.tenant_id
+    request.state.session_id = principal.session_id
+    bind_log_context(tenant=tenant.tenant_id, session=principal.session_id)
+    return principal
+
+
+AnyPrincipalDep = Annotated[Principal, Depends(get_principal)]
+
+
+async def get_tenant(request: Request, principal: AnyPrincipalDep) -> Tenant:
+    tenant: Tenant = request.state.tenant
+    return tenant
+
+
+TenantDep = Annotated[Tenant, Depends(get_tenant)]
+
+
+def _forbid_widget(principal: Principal) -> None:
+    if principal.role is PrincipalRole.WIDGET:
+        raise Forbidden("a widget key may only open sessions", code="widget_key_not_allowed")
+
+
+def _require_admin(principal: Principal) -> None:
+    if principal.role is not PrincipalRole.ADMIN:
+        raise Forbidden("this needs the tenant's admin key", code="admin_required")
+
+
+async def chatter(principal: AnyPrincipalDep) -> Principal:
+    """A session token or an admin key."""
+    _forbid_widget(principal)
+    return principal
+
+
+async def admin(principal: AnyPrincipalDep) -> Principal:
+    _require_admin(principal)
+    return principal
+
+
+async def opener(principal: AnyPrincipalDep) -> Principal:
+    """A widget key or an admin key (what may open a session)."""
+    if principal.role is PrincipalRole.SESSION:
+        raise Forbidden("a session token cannot open sessions", code="forbidden_role")
+    return principal
+
+
+PrincipalDep = Annotated[Principal, Depends(chatter)]
+AdminDep = Annotated[Principal, Depends(admin)]
+OpenerDep = Annotated[Principal, Depends(opener)]
+
+SessionIdPath = Annotated[str, Path(min_length=1, max_length=128)]
+
+
+async def scoped_session(
+    session_id: SessionIdPath, principal: AnyPrincipalDep, container: ContainerDep
+) -> SessionState:
+    """The named session of the caller's tenant (and, for a session token, its own only)."""
+    check_session_access(principal=principal, session_id=session_id)
+    return require_session(
+        history=container.history, tenant_id=principal.tenant_id, session_id=session_id
+    )
+
+
+async def chatter_session(
+    state: Annotated[SessionState, Depends(scoped_session)], principal: AnyPrincipalDep
+) -> SessionState:
+    _forbid_widget(principal)
+    return state
+
+
+async def admin_session(
+    state: Annotated[SessionState, Depends(scoped_session)], principal: AnyPrincipalDep
+) -> SessionState:
+    _require_admin(principal)
+    return state
+
+
+SessionDep = Annotated[SessionState, Depends(chatter_session)]
+AdminSessionDep = Annotated[SessionState, Depends(admin_session)]
+
+
+def request_id(request: Request) -> str | None:
+    value = getattr(request.state, "request_id", None)
+    return value if isinstance(value, str) else None
+
+
+RequestIdDep = Annotated[str | None, Depends(request_id)]

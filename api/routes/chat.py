@@ -1,0 +1,33 @@
+"""`POST /v1/chat`: one text turn (session token: its own session; admin: any session of its
+tenant, or a new one). Honours `Idempotency-Key`."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Header
+
+from api.deps import ContainerDep, PrincipalDep, RequestIdDep, TenantDep
+from core import conversation
+from core.models import ChatReply, ChatRequest
+
+router = APIRouter(prefix="/v1", tags=["chat"])
+
+
+@router.post("/chat")
+async def chat(
+    body: ChatRequest,
+    principal: PrincipalDep,
+    tenant: TenantDep,
+    container: ContainerDep,
+    request_id: RequestIdDep,
+    idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
+) -> ChatReply:
+    return await conversation.chat(
+        container=container,
+        tenant=tenant,
+        principal=principal,
+        request=body,
+        request_id=request_id,
+        idempotency_key=idempotency_key,
+    )

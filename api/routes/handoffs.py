@@ -1,0 +1,85 @@
+"""Human handoff: a customer's (or admin's) request, the agents' queue, an agent's reply."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel, Field
+
+from api.deps import AdminDep, AdminSessionDep, ContainerDep, SessionDep, TenantDep
+from core import handoff
+from core.models import HandoffStatus, Message, SessionState
+
+router = APIRouter(prefix="/v1", tags=["handoff"])
+
+
+class HandoffRequest(BaseModel):
+    reason: str | None = Field(default=None, max_length=500)
+
+
+class HandoffInfo(BaseModel):
+    session_id: str
+    handoff: HandoffStatus
+    reason: str | None = None
+    last_activity: datetime
+    turns: int
+
+    @classmethod
+    def of(cls, state: SessionState) -> HandoffInfo:
+        return cls(
+            session_id=state.session_id,
+            handoff=state.handoff,
+            reason=state.handoff_reason,
+            last_activity=state.last_activity,
+            turns=state.turns,
+        )
+
+
+class HandoffQueue(BaseModel):
+    items: list[HandoffInfo]
+
+
+class AgentMessageCreate(BaseModel):
+    text: str = Field(max_length=10_000)
+    agent: str | None = Field(default=None, max_length=200)
+
+
+@router.post("/sessions/{session_id}/handoff")
+async def request_handoff(
+    state: SessionDep,
+    tenant: TenantDep,
+    container: ContainerDep,
+    body: HandoffRequest | None = None,
+) -> HandoffInfo:
+    updated = await handoff.request_handoff(
+        container=container,
+        tenant=tenant,
+        session_id=state.session_id,
+        reason=body.reason if body else None,
+    )
+    return HandoffInfo.of(updated)
+
+
+@router.get("/handoffs")
+async def list_handoffs(
+    principal: AdminDep,
+    container: ContainerDep,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+) -> HandoffQueue:
+    states = handoff.list_handoffs(container=container, tenant_id=principal.tenant_id, limit=limit)
+    return HandoffQueue(items=[HandoffInfo.of(s) for s in states])
+
+
+@router.post("/sessions/{session_id}/agent-messages", status_code=201)
+async def add_agent_message(
+    state: AdminSessionDep, container: ContainerDep, body: AgentMessageCreate
+) -> Message:
+    return await handoff.add_agent_message(
+        container=container,
+        tenant_id=state.tenant_id,
+        session_id=state.session_id,
+        text=body.text,
+        agent=body.agent,
+    )

@@ -1,0 +1,16 @@
+"""`GET /healthz`: liveness and the backend name (no credentials needed)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+
+from api.deps import ContainerDep
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/healthz")
+async def healthz(container: ContainerDep) -> dict[str, Any]:
+    return {"status": "ok", "backend": container.settings.backend}

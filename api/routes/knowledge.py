@@ -1,0 +1,123 @@
+"""Knowledge documents (admin): add (multipart `file`, or a raw body with its `Content-Type` and
+`?filename=`), list, delete, and a search for testing answers."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request, Response
+from pydantic import BaseModel, Field
+from starlette.datastructures import UploadFile
+
+from api.deps import AdminDep, AnyPrincipalDep, ContainerDep
+from core.auth import PrincipalRole
+from core.errors import BadRequest, Forbidden, NotFound
+from knowledge import documents
+from knowledge.documents import DocumentInfo
+from knowledge.index import valid_doc_id
+
+router = APIRouter(prefix="/v1/knowledge", tags=["knowledge"])
+
+_UPLOAD_DOC: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "properties": {"file": {"type": "string", "format": "binary"}},
+                    "required": ["file"],
+                }
+            },
+            "text/plain": {"schema": {"type": "string"}},
+            "text/markdown": {"schema": {"type": "string"}},
+            "text/html": {"schema": {"type": "string"}},
+        },
+    }
+}
+
+
+class DocumentList(BaseModel):
+    items: list[DocumentInfo]
+
+
+class SearchRequest(BaseModel):
+    query: str = Field(min_length=1, max_length=2000)
+    top_k: int = Field(default=5, ge=1, le=50)
+
+
+class SearchResult(BaseModel):
+    hits: list[dict[str, Any]]
+
+
+async def _upload(request: Request, filename: str | None) -> tuple[str, str | None, bytes]:
+    """(filename, content type, bytes) from a multipart `file` part or the raw body."""
+    content_type = request.headers.get("content-type")
+    if content_type and content_type.startswith("multipart/form-data"):
+        form = await request.form(max_files=1, max_fields=10)
+        part = form.get("file")
+        if not isinstance(part, UploadFile):
+            raise BadRequest("multipart upload needs a 'file' part", code="missing_file")
+        data = await part.read()
+        return part.filename or filename or "document", part.content_type, data
+    return filename or "document", content_type, await request.body()
+
+
+@router.post("/documents", status_code=201, openapi_extra=_UPLOAD_DOC)
+async def add_document(
+    request: Request,
+    principal: AdminDep,
+    container: ContainerDep,
+    filename: Annotated[str | None, Query(max_length=255)] = None,
+) -> DocumentInfo:
+    name, content_type, data = await _upload(request, filename)
+    settings = container.settings
+    return await documents.add_document(
+        tenant_id=principal.tenant_id,
+        filename=name,
+        content_type=content_type,
+        data=data,
+        blobs=container.blobs,
+        skills=container.skills,
+        max_bytes=settings.max_document_bytes,
+        timeout=settings.index_timeout_s,
+    )
+
+
+@router.get("/documents")
+async def list_documents(principal: AdminDep, container: ContainerDep) -> DocumentList:
+    return DocumentList(
+        items=documents.list_documents(tenant_id=principal.tenant_id, blobs=container.blobs)
+    )
+
+
+@router.delete("/documents/{doc_id}", status_code=204)
+async def delete_document(
+    doc_id: str, principal: AnyPrincipalDep, container: ContainerDep
+) -> Response:
+    if not valid_doc_id(doc_id):
+        raise NotFound(f"document {doc_id!r} not found")
+    if principal.role is not PrincipalRole.ADMIN:
+        # Look the id up in the caller's tenant first: another tenant's id is 404, like a miss.
+        documents.get_document(tenant_id=principal.tenant_id, doc_id=doc_id, blobs=container.blobs)
+        raise Forbidden("this needs the tenant's admin key", code="admin_required")
+    await documents.delete_document(
+        tenant_id=principal.tenant_id,
+        doc_id=doc_id,
+        blobs=container.blobs,
+        skills=container.skills,
+        timeout=container.settings.index_timeout_s,
+    )
+    return Response(status_code=204)
+
+
+@router.post("/search")
+async def search(principal: AdminDep, container: ContainerDep, body: SearchRequest) -> SearchResult:
+    hits = await documents.search(
+        tenant_id=principal.tenant_id,
+        query=body.query,
+        top_k=body.top_k,
+        skills=container.skills,
+        timeout=container.settings.retrieval_timeout_s,
+    )
+    return SearchResult(hits=hits)
