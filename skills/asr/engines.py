@@ -103,7 +103,12 @@ _engines_lock = threading.Lock()
 
 def get_engine(engine: str, model: str, *, cache_dir: Path) -> AsrEngine:
     """The loaded engine (loaded once per process, thread-safe)."""
-    key = (engine, model, str(cache_dir))
+    # tiny.en is read straight from its package: one load serves every data dir.
+    key = (
+        engine,
+        model,
+        "" if (model == "tiny.en" and engine == "faster-whisper") else str(cache_dir),
+    )
     with _engines_lock:
         found = _engines.get(key)
         if found is None:
@@ -114,4 +119,4 @@ def get_engine(engine: str, model: str, *, cache_dir: Path) -> AsrEngine:
             else:
                 raise ValueError(f"unknown ASR engine {engine!r}; expected one of {ENGINES}")
             _engines[key] = found
-        return found  # type: ignore[no-any-return]
+        return found

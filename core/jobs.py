@@ -1,0 +1,375 @@
+"""The jobs service: long work (voice turns, training, ingestion) tracked in the JobStore.
+
+Lifecycle: `create_job` stores a `queued` job; a worker claims it with `claim_job` (a conditional
+update from `queued`, so exactly one worker wins) which makes it `running` and counts the
+attempt; `complete_job` stores the result (`succeeded`); `fail_attempt` either schedules a retry
+(`queued` again, `next_attempt_at` = now + base * 2^(attempt-1)) or, for a permanent error or
+after `max_attempts`, marks it `failed` with the reason. `requeue_interrupted` puts a `running`
+job back in the queue after a process died under it (restart recovery).
+
+Runners per job kind are registered with `register_runner(kind, fn)`; `process_job` drives one
+job through claim → run → complete/fail, with optional inline retries (how a Lambda worker, which
+has no poller, retries). When a job ends and has a `callback_url`, the result is POSTed there,
+signed: `X-Lambdesk-Signature: sha256=<hex HMAC-SHA256(secret, "<timestamp>.<body>")>` with
+`X-Lambdesk-Timestamp: <unix seconds>`, where the tenant's callback secret is
+`callback_secret(token_secret, tenant_id)` = hex HMAC-SHA256(token_secret, "callback:" + tenant)
+(an operator hands it to the tenant; `lambdesk` never sends it over the wire).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import json
+import logging
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from datetime import datetime, timedelta
+from typing import Any
+
+from core.bootstrap import Container
+from core.errors import LambdeskError, VersionConflict
+from core.ids import new_ulid
+from core.models import Job, JobStatus, utcnow
+from core.ports import JobStore
+
+logger = logging.getLogger("lambdesk.jobs")
+
+DEFAULT_BACKOFF_S = 2.0
+CALLBACK_ATTEMPTS = 3
+CALLBACK_TIMEOUT_S = 10.0
+FINISHED = (JobStatus.SUCCEEDED, JobStatus.FAILED)
+
+JobRunner = Callable[[Container, Job], Awaitable[dict[str, Any]]]
+_runners: dict[str, JobRunner] = {}
+
+
+class PermanentJobError(LambdeskError):
+    """An error a retry cannot fix (bad input); the job fails at once with this reason."""
+
+    status = 422
+    code = "job_failed"
+
+
+def register_runner(kind: str, runner: JobRunner) -> None:
+    """Serve jobs of `kind` with `runner(container, job) -> result`."""
+    _runners[kind] = runner
+
+
+def runner_for(kind: str) -> JobRunner | None:
+    if kind not in _runners and kind == "voice":
+        import core.voice  # noqa: F401 - registers the voice runner
+
+    return _runners.get(kind)
+
+
+# --------------------------------------------------------------------------- state changes
+
+
+def create_job(
+    *,
+    jobs: JobStore,
+    tenant_id: str,
+    kind: str,
+    payload: Mapping[str, Any],
+    job_id: str | None = None,
+    callback_url: str | None = None,
+    max_attempts: int = 3,
+) -> Job:
+    return jobs.create_job(
+        Job(
+            job_id=job_id or new_job_id(),
+            tenant_id=tenant_id,
+            kind=kind,
+            payload=dict(payload),
+            callback_url=callback_url,
+            max_attempts=max_attempts,
+        )
+    )
+
+
+def new_job_id() -> str:
+    return "j_" + new_ulid().lower()
+
+
+def is_due(job: Job, *, now: datetime | None = None) -> bool:
+    return job.status is JobStatus.QUEUED and (
+        job.next_attempt_at is None or job.next_attempt_at <= (now or utcnow())
+    )
+
+
+def claim_job(*, jobs: JobStore, job: Job) -> Job | None:
+    """`running` with one more attempt, or None when another worker claimed it first."""
+    if job.status is not JobStatus.QUEUED:
+        return None
+    try:
+        return jobs.update_job(
+            job.model_copy(
+                update={
+                    "status": JobStatus.RUNNING,
+                    "attempts": job.attempts + 1,
+                    "next_attempt_at": None,
+                }
+            ),
+            expected_status=JobStatus.QUEUED,
+        )
+    except VersionConflict:
+        return None
+
+
+def checkpoint_job(*, jobs: JobStore, job: Job, progress: Mapping[str, Any]) -> Job:
+    """Save partial progress of a running job (a retry resumes from it)."""
+    return jobs.update_job(
+        job.model_copy(update={"result": {**(job.result or {}), **progress}}),
+        expected_status=JobStatus.RUNNING,
+    )
+
+
+def complete_job(*, jobs: JobStore, job: Job, result: Mapping[str, Any]) -> Job:
+    return jobs.update_job(
+        job.model_copy(
+            update={"status": JobStatus.SUCCEEDED, "result": dict(result), "error": None}
+        ),
+        expected_status=JobStatus.RUNNING,
+    )
+
+
+def fail_attempt(
+    *,
+    jobs: JobStore,
+    job: Job,
+    reason: str,
+    permanent: bool = False,
+    backoff_s: float = DEFAULT_BACKOFF_S,
+) -> Job:
+    """Schedule a retry with exponential backoff, or fail for good (permanent / out of attempts)."""
+    if permanent or job.attempts >= job.max_attempts:
+        update: dict[str, Any] = {"status": JobStatus.FAILED, "error": reason}
+    else:
+        delay = backoff_s * 2 ** max(job.attempts - 1, 0)
+        update = {
+            "status": JobStatus.QUEUED,
+            "error": reason,
+            "next_attempt_at": utcnow() + timedelta(seconds=delay),
+        }
+    return jobs.update_job(job.model_copy(update=update), expected_status=JobStatus.RUNNING)
+
+
+def requeue_interrupted(*, jobs: JobStore, job: Job) -> Job | None:
+    """A `running` job whose worker died: back to `queued` (the attempt still counts)."""
+    try:
+        return jobs.update_job(
+            job.model_copy(update={"status": JobStatus.QUEUED, "next_attempt_at": None}),
+            expected_status=JobStatus.RUNNING,
+        )
+    except VersionConflict:
+        return None
+
+
+def is_permanent(exc: BaseException) -> bool:
+    """Client errors (4xx: bad audio, no speech, missing session) are not worth a retry."""
+    return isinstance(exc, LambdeskError) and 400 <= exc.status < 500
+
+
+def describe_error(exc: BaseException) -> str:
+    if isinstance(exc, LambdeskError):
+        return exc.message
+    return str(exc) or type(exc).__name__
+
+
+# --------------------------------------------------------------------------- running
+
+
+async def process_job(
+    *,
+    container: Container,
+    tenant_id: str,
+    job_id: str,
+    backoff_s: float = DEFAULT_BACKOFF_S,
+    inline_retries: bool = False,
+) -> Job:
+    """Claim and run one job; with `inline_retries`, wait out the backoff and retry here."""
+    jobs = container.jobs
+    job = jobs.get_job(tenant_id=tenant_id, job_id=job_id)
+    while True:
+        if job.status in FINISHED:
+            return job
+        if not is_due(job):
+            if not inline_retries or job.status is not JobStatus.QUEUED:
+                return job
+            assert job.next_attempt_at is not None
+            await asyncio.sleep(max((job.next_attempt_at - utcnow()).total_seconds(), 0.0))
+            job = jobs.get_job(tenant_id=tenant_id, job_id=job_id)
+            continue
+        claimed = claim_job(jobs=jobs, job=job)
+        if claimed is None:  # another worker has it
+            return jobs.get_job(tenant_id=tenant_id, job_id=job_id)
+        job = await run_claimed(container=container, job=claimed, backoff_s=backoff_s)
+        if job.status in FINISHED or not inline_retries:
+            return job
+
+
+async def run_claimed(*, container: Container, job: Job, backoff_s: float) -> Job:
+    """Run a job this worker has claimed and store how it ended (delivering the callback)."""
+    jobs = container.jobs
+    runner = runner_for(job.kind)
+    started = time.perf_counter()
+    try:
+        if runner is None:
+            raise PermanentJobError(f"no runner for job kind {job.kind!r}")
+        result = await runner(container, job)
+    except asyncio.CancelledError:
+        raise  # the process is stopping: the job stays running and is requeued at next start
+    except Exception as exc:
+        permanent = is_permanent(exc)
+        logger.warning(
+            json.dumps(
+                {
+                    "event": "job_attempt_failed",
+                    "tenant": job.tenant_id,
+                    "job_id": job.job_id,
+                    "kind": job.kind,
+                    "attempt": job.attempts,
+                    "permanent": permanent,
+                    "error": describe_error(exc)[:300],
+                }
+            )
+        )
+        current = jobs.get_job(tenant_id=job.tenant_id, job_id=job.job_id)
+        ended = fail_attempt(
+            jobs=jobs,
+            job=current,
+            reason=describe_error(exc),
+            permanent=permanent,
+            backoff_s=backoff_s,
+        )
+    else:
+        ended = complete_job(jobs=jobs, job=job, result=result)
+    logger.info(
+        json.dumps(
+            {
+                "event": "job_attempt_done",
+                "tenant": ended.tenant_id,
+                "job_id": ended.job_id,
+                "kind": ended.kind,
+                "status": ended.status.value,
+                "ms": round((time.perf_counter() - started) * 1000, 1),
+            }
+        )
+    )
+    if ended.status in FINISHED and ended.callback_url:
+        await asyncio.to_thread(deliver_callback, job=ended, token_secret=container.token_secret)
+    return ended
+
+
+async def wait_for_job(*, jobs: JobStore, tenant_id: str, job_id: str, timeout: float) -> Job:
+    """The job once finished, or as it stands when `timeout` runs out."""
+    deadline = time.monotonic() + max(timeout, 0.0)
+    delay = 0.05
+    while True:
+        job = jobs.get_job(tenant_id=tenant_id, job_id=job_id)
+        remaining = deadline - time.monotonic()
+        if job.status in FINISHED or remaining <= 0:
+            return job
+        await asyncio.sleep(min(delay, remaining))
+        delay = min(delay * 1.5, 0.5)
+
+
+# --------------------------------------------------------------------------- public shape
+
+
+def job_view(job: Job) -> dict[str, Any]:
+    """What the API shows of a job (and what a callback carries)."""
+    view: dict[str, Any] = {
+        "job_id": job.job_id,
+        "kind": job.kind,
+        "status": job.status.value,
+        "attempts": job.attempts,
+        "created_at": job.created_at.isoformat(),
+        "updated_at": job.updated_at.isoformat(),
+        "error": job.error,
+    }
+    if job.status is JobStatus.SUCCEEDED and job.result is not None:
+        view.update({k: v for k, v in job.result.items() if not k.startswith("_")})
+    return view
+
+
+# --------------------------------------------------------------------------- callbacks
+
+
+def callback_secret(*, token_secret: bytes, tenant_id: str) -> str:
+    """The tenant's callback signing secret: hex HMAC-SHA256(token_secret, "callback:" + tenant)."""
+    return hmac.new(token_secret, f"callback:{tenant_id}".encode(), hashlib.sha256).hexdigest()
+
+
+def sign_callback(*, secret: str, timestamp: str, body: bytes) -> str:
+    """`sha256=<hex HMAC-SHA256(secret, "<timestamp>.<body>")>`."""
+    mac = hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256)
+    return "sha256=" + mac.hexdigest()
+
+
+def verify_callback(*, secret: str, timestamp: str, body: bytes, signature: str) -> bool:
+    return hmac.compare_digest(
+        sign_callback(secret=secret, timestamp=timestamp, body=body), signature
+    )
+
+
+def deliver_callback(
+    *,
+    job: Job,
+    token_secret: bytes,
+    attempts: int = CALLBACK_ATTEMPTS,
+    backoff_s: float = 0.5,
+    timeout_s: float = CALLBACK_TIMEOUT_S,
+) -> bool:
+    """POST the job's view to its callback URL; retried on errors and 5xx. True when a 2xx came."""
+    import httpx
+
+    if not job.callback_url:
+        return False
+    body = json.dumps(job_view(job), separators=(",", ":")).encode()
+    secret = callback_secret(token_secret=token_secret, tenant_id=job.tenant_id)
+    for attempt in range(1, attempts + 1):
+        timestamp = str(int(time.time()))
+        headers = {
+            "Content-Type": "application/json",
+            "X-Lambdesk-Timestamp": timestamp,
+            "X-Lambdesk-Signature": sign_callback(secret=secret, timestamp=timestamp, body=body),
+            "X-Lambdesk-Job-Id": job.job_id,
+        }
+        try:
+            response = httpx.post(
+                job.callback_url, content=body, headers=headers, timeout=timeout_s
+            )
+            if response.is_success:
+                return True
+            if 400 <= response.status_code < 500 and response.status_code not in (408, 429):
+                logger.warning(
+                    json.dumps(
+                        {
+                            "event": "callback_rejected",
+                            "tenant": job.tenant_id,
+                            "job_id": job.job_id,
+                            "status": response.status_code,
+                        }
+                    )
+                )
+                return False
+            problem = f"HTTP {response.status_code}"
+        except httpx.HTTPError as exc:
+            problem = repr(exc)[:200]
+        logger.warning(
+            json.dumps(
+                {
+                    "event": "callback_failed",
+                    "tenant": job.tenant_id,
+                    "job_id": job.job_id,
+                    "attempt": attempt,
+                    "error": problem,
+                }
+            )
+        )
+        if attempt < attempts:
+            time.sleep(backoff_s * 2 ** (attempt - 1))
+    return False

@@ -1,0 +1,1 @@
+"""The voice skill: runs a voice job (asr → conversation turn → tts)."""
