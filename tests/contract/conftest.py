@@ -19,6 +19,8 @@ import pytest
 
 from core.models import TurnRecord
 from core.ports import BlobStore, ConversationLog, HistoryStore, JobStore, TenantStore
+from tests.contract import aws_backends
+from tests.contract.aws_backends import moto_server  # noqa: F401 - the session fixture
 
 T = TypeVar("T")
 Factory = Callable[[pytest.FixtureRequest], T]
@@ -76,12 +78,25 @@ def _jsonl_conversation_log(request: pytest.FixtureRequest) -> ConversationLogUn
 
 
 # backend name -> factory, per port. The fixture ids are these names (`test_x[sqlite]`).
-TENANT_STORE_FACTORIES: dict[str, Factory[TenantStore]] = {"sqlite": _sqlite_tenant_store}
-HISTORY_STORE_FACTORIES: dict[str, Factory[HistoryStore]] = {"sqlite": _sqlite_history_store}
-JOB_STORE_FACTORIES: dict[str, Factory[JobStore]] = {"sqlite": _sqlite_job_store}
-BLOB_STORE_FACTORIES: dict[str, Factory[BlobStore]] = {"filesystem": _filesystem_blob_store}
+TENANT_STORE_FACTORIES: dict[str, Factory[TenantStore]] = {
+    "sqlite": _sqlite_tenant_store,
+    "dynamodb": aws_backends.dynamodb_tenant_store,
+}
+HISTORY_STORE_FACTORIES: dict[str, Factory[HistoryStore]] = {
+    "sqlite": _sqlite_history_store,
+    "dynamodb": aws_backends.dynamodb_history_store,
+}
+JOB_STORE_FACTORIES: dict[str, Factory[JobStore]] = {
+    "sqlite": _sqlite_job_store,
+    "dynamodb": aws_backends.dynamodb_job_store,
+}
+BLOB_STORE_FACTORIES: dict[str, Factory[BlobStore]] = {
+    "filesystem": _filesystem_blob_store,
+    "s3": aws_backends.s3_blob_store,
+}
 CONVERSATION_LOG_FACTORIES: dict[str, Factory[ConversationLogUnderTest]] = {
-    "jsonl": _jsonl_conversation_log
+    "jsonl": _jsonl_conversation_log,
+    "powertools": aws_backends.powertools_conversation_log,
 }
 
 
