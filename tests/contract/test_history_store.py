@@ -20,7 +20,7 @@ def _msg(tenant_id: str, session_id: str, text: str, **extra: object) -> Message
         session_id=session_id,
         role=Role.USER,
         text=text,
-        **extra,  # type: ignore[arg-type]
+        **extra,
     )
 
 
@@ -38,7 +38,7 @@ def _texts(store: HistoryStore, tenant_id: str, session_id: str, limit: int = 50
 
 
 def _new_state(store: HistoryStore, tenant_id: str, session_id: str, **extra: object) -> None:
-    state = SessionState(tenant_id=tenant_id, session_id=session_id, **extra)  # type: ignore[arg-type]
+    state = SessionState(tenant_id=tenant_id, session_id=session_id, **extra)
     store.put_state(state, expected_version=None)
 
 
