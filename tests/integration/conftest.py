@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 import pytest
 import uvicorn
+from fastapi import FastAPI
 
 from api.app import create_app
 from core.auth import create_tenant_with_keys
@@ -56,6 +57,7 @@ class LiveApi:
     client: httpx.Client
     acme: TenantKeys
     globex: TenantKeys
+    app: FastAPI
 
     def open_session(self, tenant: TenantKeys) -> dict[str, Any]:
         """A session opened the way the widget does; returns the JSON reply."""
@@ -137,7 +139,7 @@ def live_api(container: Container) -> Iterator[LiveApi]:
         time.sleep(0.01)
     base_url = f"http://127.0.0.1:{port}"
     with httpx.Client(base_url=base_url, timeout=30) as client:
-        yield LiveApi(base_url, container, client, acme, globex)
+        yield LiveApi(base_url, container, client, acme, globex, app)
     server.should_exit = True
     thread.join(timeout=10)
     sock.close()

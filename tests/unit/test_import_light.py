@@ -11,13 +11,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 HEAVY = ("torch", "transformers", "sentence_transformers")
 
-SCRIPT = """
+SCRIPT = f"""
 import json, sys
 from api.app import create_app
 app = create_app()
 assert app.routes
-print(json.dumps([m for m in %r if m in sys.modules]))
-""" % (HEAVY,)
+print(json.dumps([m for m in {HEAVY!r} if m in sys.modules]))
+"""
 
 
 def test_api_import_does_not_load_model_libraries() -> None:
