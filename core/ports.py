@@ -11,6 +11,7 @@ Only `core/bootstrap.py` picks one; everything else sees these classes.
 from __future__ import annotations
 
 import abc
+import builtins
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -30,6 +31,7 @@ from core.models import (
     Tenant,
     TurnRecord,
     utcnow,
+    validate_tenant_id,
 )
 
 
@@ -341,7 +343,7 @@ class BlobStore(abc.ABC):
     def delete(self, *, tenant_id: str, key: str) -> None:
         self._delete(self._path(tenant_id, key))
 
-    def list(self, *, tenant_id: str, prefix: str = "") -> list[str]:
+    def list(self, *, tenant_id: str, prefix: str = "") -> builtins.list[str]:
         """Keys (relative to the tenant) starting with `prefix`, sorted."""
         base = self._path(tenant_id, "")
         full = base + prefix
@@ -349,6 +351,7 @@ class BlobStore(abc.ABC):
 
     @staticmethod
     def _path(tenant_id: str, key: str) -> str:
+        validate_tenant_id(tenant_id)
         if key.startswith("/") or ".." in key.split("/") or "\\" in key:
             raise ValueError(f"invalid blob key {key!r}")
         return f"tenants/{tenant_id}/{key}"
@@ -363,7 +366,7 @@ class BlobStore(abc.ABC):
     def _delete(self, path: str) -> None: ...
 
     @abc.abstractmethod
-    def _list(self, prefix: str) -> list[str]:
+    def _list(self, prefix: str) -> builtins.list[str]:
         """Full paths starting with `prefix`."""
 
 
