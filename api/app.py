@@ -65,6 +65,9 @@ def create_app(container: Container | None = None) -> FastAPI:
         owned = getattr(app.state, "container", None) is None
         current: Container = app.state.container if not owned else build_container()
         app.state.container = current
+        from core.jobs import start_job_worker
+
+        worker = await start_job_worker(current)
         task: asyncio.Task[None] | None = None
         if current.settings.warmup:
             task = asyncio.create_task(warm_up(current))
@@ -75,6 +78,8 @@ def create_app(container: Container | None = None) -> FastAPI:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
+            if worker is not None:
+                await worker.stop()
             if owned:
                 current.close()
                 app.state.container = None

@@ -216,3 +216,73 @@ def unregister_local_worker(settings: Any, wake: Callable[[str, str], None]) -> 
 def local_worker(settings: Any) -> Callable[[str, str], None] | None:
     with _local_lock:
         return _local_workers.get(_settings_key(settings))
+
+
+# --------------------------------------------------------------------------- uploads and renditions
+
+
+def inspect_upload(*, data: bytes, content_type: str, settings: Any, sniff: bool = False) -> str:
+    """Check an uploaded voice message before anything is stored; returns its file extension.
+
+    415 for a type we do not take (with `sniff`, an untyped multipart file is probed instead),
+    413 over `max_audio_bytes` or `max_audio_seconds` (the duration probed with PyAV), 422 when
+    it does not decode.
+    """
+    from core.errors import PayloadTooLarge, UnsupportedMediaType
+    from skills.audio import media_type_to_ext, probe
+
+    if len(data) > settings.max_audio_bytes:
+        raise PayloadTooLarge(
+            f"audio is {len(data)} bytes; the limit is {settings.max_audio_bytes} bytes "
+            "(max_audio_bytes)",
+            code="audio_too_large",
+        )
+    ext = media_type_to_ext(content_type)
+    if ext is None and not sniff:
+        raise UnsupportedMediaType(
+            f"unsupported audio type {content_type or '(none)'!r}; send wav, mp3, ogg/opus, "
+            "webm/opus, m4a/aac or flac",
+            code="unsupported_audio_type",
+        )
+    info = probe(data, max_seconds=settings.max_audio_seconds + 1)
+    if ext is None:
+        if info.format not in {"wav", "mp3", "ogg", "webm", "m4a", "flac"}:
+            raise UnsupportedMediaType(
+                f"unsupported audio format {info.format!r}", code="unsupported_audio_type"
+            )
+        ext = info.format
+    if info.duration_s > settings.max_audio_seconds:
+        raise PayloadTooLarge(
+            f"audio is {info.duration_s:.1f} s long; the limit is "
+            f"{settings.max_audio_seconds:g} s (max_audio_seconds)",
+            code="audio_too_long",
+        )
+    return ext
+
+
+def reply_audio(*, container: Container, job: Job, fmt: str) -> tuple[bytes, str]:
+    """The spoken reply of a finished voice job as `fmt` (ogg, wav, mp3) and its media type."""
+    from core.errors import BadRequest, Conflict, NotFound
+    from core.models import JobStatus
+    from skills.audio import MEDIA_TYPES, transcode
+
+    if fmt not in {"ogg", "wav", "mp3"}:
+        raise BadRequest("format must be ogg, wav or mp3", code="bad_audio_format")
+    if job.kind != "voice":
+        raise NotFound(f"job {job.job_id!r} has no audio")
+    if job.status is not JobStatus.SUCCEEDED:
+        raise Conflict(f"job {job.job_id!r} is {job.status.value}", code="job_not_ready")
+    if not (job.result or {}).get("audio_url"):
+        raise NotFound(f"job {job.job_id!r} has no spoken reply")
+    tenant_id = job.tenant_id
+    data = container.blobs.find(tenant_id=tenant_id, key=audio_out_key(job.job_id, fmt))
+    if data is None:
+        source = container.blobs.get(tenant_id=tenant_id, key=audio_out_key(job.job_id))
+        data = transcode(source, fmt=fmt, sample_rate=22050 if fmt != "ogg" else None)
+        container.blobs.put(
+            tenant_id=tenant_id,
+            key=audio_out_key(job.job_id, fmt),
+            data=data,
+            content_type=MEDIA_TYPES[fmt],
+        )
+    return data, MEDIA_TYPES[fmt]
