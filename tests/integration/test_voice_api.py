@@ -9,7 +9,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 
@@ -103,7 +103,7 @@ def test_multipart_upload_is_accepted_then_polled(live_api: LiveApi) -> None:
 
 
 class _Receiver(http.server.BaseHTTPRequestHandler):
-    received: list[tuple[dict[str, str], bytes]] = []
+    received: ClassVar[list[tuple[dict[str, str], bytes]]] = []
     failures_left = 0
 
     def do_POST(self) -> None:

@@ -3,7 +3,7 @@ encoded with PyAV to every format the API accepts. Cached per test session."""
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 
 import numpy as np
 
@@ -19,7 +19,7 @@ FORMATS = ("wav", "mp3", "ogg", "webm", "m4a", "flac")
 WER_THRESHOLD = 0.15
 
 
-@lru_cache(maxsize=None)
+@cache
 def speech(index: int) -> tuple[np.ndarray, int]:
     """Mono float32 samples of `SENTENCES[index]`, with half a second of silence either side."""
     samples, rate = synthesize(SENTENCES[index])
@@ -27,13 +27,13 @@ def speech(index: int) -> tuple[np.ndarray, int]:
     return np.concatenate([pad, samples, pad]), rate
 
 
-@lru_cache(maxsize=None)
+@cache
 def clip(index: int, fmt: str) -> bytes:
     samples, rate = speech(index)
     return encode(samples, sample_rate=rate, fmt=fmt)
 
 
-@lru_cache(maxsize=None)
+@cache
 def silence(fmt: str = "wav", seconds: float = 2.0) -> bytes:
     rate = 16000
     rng = np.random.default_rng(0)
@@ -41,7 +41,7 @@ def silence(fmt: str = "wav", seconds: float = 2.0) -> bytes:
     return encode(quiet, sample_rate=rate, fmt=fmt)
 
 
-@lru_cache(maxsize=None)
+@cache
 def long_clip(seconds: float, fmt: str = "ogg") -> bytes:
     """Speech repeated to at least `seconds` (for the duration limit)."""
     samples, rate = speech(0)
