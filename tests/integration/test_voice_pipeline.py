@@ -1,0 +1,183 @@
+"""The voice job pipeline on the real local stores: restart recovery, retries with backoff,
+exactly-once claims across workers, a permanent failure. ASR/TTS are the real skills (tiny.en)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from core.bootstrap import Container, build_container
+from core.jobs import create_job, new_job_id
+from core.models import Channel, Job, JobStatus, Tenant
+from core.ports import SkillContext
+from core.sessions import create_session_state
+from core.settings import Settings
+from core.voice import _asr, audio_in_key, use_skills
+from infra.local.inprocess_skill_invoker import InProcessSkillInvoker
+from infra.local.job_worker import JobWorker
+from skills.asr.wer import wer
+from tests.fakes import fake_registry
+from tests.integration.conftest import ACME_RESPONSES
+from tests.integration.voice_fixtures import SENTENCES, WER_THRESHOLD, clip
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return Settings(data_dir=tmp_path / "data", log_stdout=False, warmup=False, asr_model="tiny.en")
+
+
+def _container(settings: Settings) -> Container:
+    built = build_container(settings)
+    built.skills.close()
+    built.skills = InProcessSkillInvoker(
+        SkillContext(blobs=built.blobs, settings=settings), workers=4, registry=fake_registry()
+    )
+    return built
+
+
+@pytest.fixture(autouse=True)
+def _real_skills() -> Iterator[None]:
+    yield
+    use_skills()
+
+
+def _queue_voice_job(container: Container, session_id: str, index: int = 0) -> Job:
+    job_id = new_job_id()
+    key = audio_in_key(job_id, "ogg")
+    container.blobs.put(tenant_id="acme", key=key, data=clip(index, "ogg"))
+    return create_job(
+        jobs=container.jobs,
+        tenant_id="acme",
+        kind="voice",
+        job_id=job_id,
+        payload={"audio_key": key, "session_id": session_id, "metadata": {}},
+    )
+
+
+def _setup_tenant(container: Container) -> str:
+    container.tenants.create_tenant(Tenant(tenant_id="acme", responses=dict(ACME_RESPONSES)))
+    return create_session_state(
+        history=container.history, tenant_id="acme", channel=Channel.VOICE
+    ).session_id
+
+
+async def _run_until_done(
+    container: Container, jobs: list[Job], workers: list[JobWorker], timeout: float = 60
+) -> list[Job]:
+    for worker in workers:
+        await worker.start()
+    try:
+        deadline = asyncio.get_running_loop().time() + timeout
+        while True:
+            current = [container.jobs.get_job(tenant_id=j.tenant_id, job_id=j.job_id) for j in jobs]
+            done = all(j.status in (JobStatus.SUCCEEDED, JobStatus.FAILED) for j in current)
+            if done or asyncio.get_running_loop().time() > deadline:
+                return current
+            await asyncio.sleep(0.05)
+    finally:
+        for worker in workers:
+            await worker.stop()
+
+
+def test_queued_and_interrupted_jobs_survive_a_restart(settings: Settings) -> None:
+    before = _container(settings)
+    session_id = _setup_tenant(before)
+    queued = _queue_voice_job(before, session_id, 0)
+    interrupted = _queue_voice_job(before, session_id, 1)
+    before.jobs.update_job(
+        interrupted.model_copy(update={"status": JobStatus.RUNNING, "attempts": 1}),
+        expected_status=JobStatus.QUEUED,
+    )
+    before.close()  # the server stops with one job queued and one half-run
+
+    after = _container(settings)  # a new process over the same data dir
+    try:
+        done = asyncio.run(
+            _run_until_done(after, [queued, interrupted], [JobWorker(after, poll_interval_s=0.1)])
+        )
+        assert [j.status for j in done] == [JobStatus.SUCCEEDED, JobStatus.SUCCEEDED]
+        assert [j.attempts for j in done] == [1, 2]
+        for job, index in zip(done, (0, 1), strict=True):
+            assert job.result is not None
+            assert wer(SENTENCES[index], job.result["transcript"]) <= WER_THRESHOLD
+            assert after.blobs.find(tenant_id="acme", key=f"audio/out/{job.job_id}.ogg")
+        page = after.history.list_messages(tenant_id="acme", session_id=session_id)
+        assert len(page.items) == 4
+        assert all(m.channel is Channel.VOICE for m in page.items)
+    finally:
+        after.close()
+
+
+def test_a_failed_attempt_is_retried_with_backoff(settings: Settings) -> None:
+    container = _container(settings)
+    session_id = _setup_tenant(container)
+    calls: list[str] = []
+
+    def flaky(event: dict[str, Any], ctx: SkillContext) -> dict[str, Any]:
+        calls.append(event["audio_key"])
+        if len(calls) == 1:
+            raise RuntimeError("model server hiccup")
+        return _asr(event, ctx)
+
+    use_skills(asr=flaky)
+    job = _queue_voice_job(container, session_id)
+    try:
+        [done] = asyncio.run(
+            _run_until_done(
+                container, [job], [JobWorker(container, poll_interval_s=0.05, backoff_s=0.2)]
+            )
+        )
+    finally:
+        container.close()
+    assert done.status is JobStatus.SUCCEEDED
+    assert done.attempts == 2 and len(calls) == 2
+    assert done.error is None
+
+
+def test_out_of_attempts_fails_with_the_reason(settings: Settings) -> None:
+    container = _container(settings)
+    session_id = _setup_tenant(container)
+
+    def broken(event: dict[str, Any], ctx: SkillContext) -> dict[str, Any]:
+        raise RuntimeError("tts engine crashed")
+
+    use_skills(tts=broken)
+    job = _queue_voice_job(container, session_id)
+    try:
+        [done] = asyncio.run(
+            _run_until_done(
+                container, [job], [JobWorker(container, poll_interval_s=0.05, backoff_s=0.05)]
+            )
+        )
+        page = container.history.list_messages(tenant_id="acme", session_id=session_id)
+    finally:
+        container.close()
+    assert done.status is JobStatus.FAILED
+    assert done.attempts == done.max_attempts == 3
+    assert done.error == "tts engine crashed"
+    # the turn was answered once, not once per attempt (progress is checkpointed)
+    assert len(page.items) == 2
+
+
+def test_each_job_runs_exactly_once_across_workers(settings: Settings) -> None:
+    container = _container(settings)
+    session_id = _setup_tenant(container)
+    seen: list[str] = []
+
+    def counting(event: dict[str, Any], ctx: SkillContext) -> dict[str, Any]:
+        seen.append(event["audio_key"])
+        return _asr(event, ctx)
+
+    use_skills(asr=counting)
+    jobs = [_queue_voice_job(container, session_id, i % 3) for i in range(4)]
+    workers = [JobWorker(container, poll_interval_s=0.02, concurrency=2) for _ in range(3)]
+    try:
+        done = asyncio.run(_run_until_done(container, jobs, workers))
+    finally:
+        container.close()
+    assert all(j.status is JobStatus.SUCCEEDED for j in done)
+    assert sorted(seen) == sorted(j.payload["audio_key"] for j in jobs)
