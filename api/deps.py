@@ -14,7 +14,7 @@ from fastapi import Depends, Path, Request
 
 from core.auth import Principal, PrincipalRole, authenticate
 from core.bootstrap import Container
-from core.errors import Forbidden, Unavailable
+from core.errors import Forbidden, NotFound, Unavailable
 from core.logging import bind_log_context
 from core.models import SessionState, Tenant
 from core.sessions import check_session_access, origin_allowed, require_session
@@ -65,8 +65,12 @@ async def get_tenant(request: Request, principal: AnyPrincipalDep) -> Tenant:
 TenantDep = Annotated[Tenant, Depends(get_tenant)]
 
 
-def _forbid_widget(principal: Principal) -> None:
+def forbid_widget(principal: Principal, request: Request) -> None:
+    """Widget keys may only open sessions: 403 elsewhere, and 404 on a route naming a
+    resource (a session, document or job is out of a widget key's reach, like a missing one)."""
     if principal.role is PrincipalRole.WIDGET:
+        if request.path_params:
+            raise NotFound("not found")
         raise Forbidden("a widget key may only open sessions", code="widget_key_not_allowed")
 
 
@@ -75,9 +79,9 @@ def _require_admin(principal: Principal) -> None:
         raise Forbidden("this needs the tenant's admin key", code="admin_required")
 
 
-async def chatter(principal: AnyPrincipalDep) -> Principal:
+async def chatter(request: Request, principal: AnyPrincipalDep) -> Principal:
     """A session token or an admin key."""
-    _forbid_widget(principal)
+    forbid_widget(principal, request)
     return principal
 
 
@@ -111,9 +115,11 @@ async def scoped_session(
 
 
 async def chatter_session(
-    state: Annotated[SessionState, Depends(scoped_session)], principal: AnyPrincipalDep
+    request: Request,
+    state: Annotated[SessionState, Depends(scoped_session)],
+    principal: AnyPrincipalDep,
 ) -> SessionState:
-    _forbid_widget(principal)
+    forbid_widget(principal, request)
     return state
 
 
