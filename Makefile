@@ -37,7 +37,7 @@ serve: install
 	$(BIN)/lambdesk serve --host $(HOST) --port $(PORT)
 
 ## make test: lint, type checks, then every test tier
-test: install-dev lint typecheck pytest
+test: install-dev deploy-check lint typecheck pytest
 
 lint: install-dev
 	$(BIN)/ruff check .
@@ -54,3 +54,31 @@ bench: install-dev
 
 clean:
 	rm -rf .lambdesk .pytest_cache .mypy_cache .ruff_cache
+
+# ------------------------------------------------------------------ AWS deploy (Serverless, osls)
+STAGE ?= dev
+REGION ?= us-east-1
+SLS := SLS_TELEMETRY_DISABLED=1 SLS_PYTHON_BIN=$(CURDIR)/$(BIN)/python npx --no-install osls
+
+.PHONY: deploy deploy-check npm run-aws-local
+
+# The deploy tooling, from the committed lock file (npm does not run install scripts here).
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund
+	touch $@
+
+npm: node_modules/.installed
+
+## make deploy-check: package the ci stage offline (no AWS credentials) and lint its CloudFormation
+deploy-check: install-dev npm
+	$(SLS) package --stage ci --region $(REGION)
+	$(BIN)/cfn-lint -t .serverless/cloudformation-template-update-stack.json --ignore-checks W3005
+
+## make deploy STAGE=<name>: a real deploy (needs AWS credentials, the skill images and the SSM
+## parameter /lambdesk/<stage>/token-secret); never run by the tests
+deploy: install npm
+	$(SLS) deploy --stage $(STAGE) --region $(REGION)
+
+## make run-aws-local: moto (DynamoDB, S3) + the local Lambda endpoint + the API in aws mode
+run-aws-local: install-dev
+	$(BIN)/python scripts/aws_local.py --host $(HOST) --port $(PORT)
