@@ -96,6 +96,11 @@ class LocalLambdaServer:
         with self._lock:
             self._functions[skill] = _Function(handler=handler, concurrency=concurrency)
 
+    def unregister(self, skill: str) -> None:
+        """Forget a registration (the skill resolves to its `handler.py` again)."""
+        with self._lock:
+            self._functions.pop(skill, None)
+
     def start(self) -> LocalLambdaServer:
         self._thread = threading.Thread(
             target=self._httpd.serve_forever, name="local-lambda", daemon=True

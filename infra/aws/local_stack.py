@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import os
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from infra.aws.table_schema import create_bucket, create_table
@@ -48,14 +49,18 @@ def start_moto(host: str = "127.0.0.1", port: int = 0) -> MotoServer:
     return MotoServer(server=server, url=f"http://{bound_host}:{bound_port}")
 
 
-def provision(*, endpoint_url: str, table_name: str, bucket_name: str, region: str) -> None:
-    """Create the stage's table and bucket on a local endpoint (idempotent)."""
+@lru_cache(maxsize=16)
+def _client(service: Any, endpoint_url: str, region: str) -> Any:
     import boto3
 
-    session = boto3.session.Session(region_name=region)
-    dynamodb = session.client("dynamodb", endpoint_url=endpoint_url)
+    return boto3.session.Session(region_name=region).client(service, endpoint_url=endpoint_url)
+
+
+def provision(*, endpoint_url: str, table_name: str, bucket_name: str, region: str) -> None:
+    """Create the stage's table and bucket on a local endpoint (idempotent)."""
+    dynamodb = _client("dynamodb", endpoint_url, region)
     if table_name not in dynamodb.list_tables()["TableNames"]:
         create_table(dynamodb, table_name)
-    s3 = session.client("s3", endpoint_url=endpoint_url)
+    s3 = _client("s3", endpoint_url, region)
     if bucket_name not in {b["Name"] for b in s3.list_buckets().get("Buckets", [])}:
         create_bucket(s3, bucket_name, region=region)

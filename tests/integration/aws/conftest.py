@@ -1,0 +1,136 @@
+"""A local AWS for the AWS integration tests: moto's server (DynamoDB, S3) and the local Lambda
+endpoint (`infra.aws.local_lambda_server`), both on 127.0.0.1, with fake credentials.
+
+The `container` fixture here replaces the parent folder's: it is `build_container()` with
+`LAMBDESK_BACKEND=aws` (DynamoDB stores, S3 blobs, the Lambda invoker over HTTP, the Powertools
+log) on a fresh table and bucket, so the parent's `live_api` fixture serves the same API in aws
+mode. The skills answering its Lambda calls are the fast fakes of `tests/fakes.py`, registered as
+functions in the local Lambda endpoint and reading the test's S3 bucket.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from core.bootstrap import Container, build_container
+from core.ports import SkillContext
+from core.settings import Settings
+from infra.aws.lambda_skill_invoker import LambdaSkillInvoker
+from infra.aws.local_lambda_server import LocalLambdaServer
+from tests.fakes import fake_registry
+
+REGION = "us-east-1"
+PREFIX = "lambdesk-test-"
+
+
+@dataclass
+class LocalAws:
+    endpoint_url: str  # moto: DynamoDB, S3
+    lambdas: LocalLambdaServer  # Lambda Invoke
+
+    def settings(self, data_dir: Path, **overrides: Any) -> Settings:
+        """aws-mode settings over a fresh table and bucket on this endpoint."""
+        from infra.aws.local_stack import provision
+
+        suffix = uuid.uuid4().hex[:10]
+        table, bucket = f"lambdesk-it-{suffix}", f"lambdesk-it-{suffix}"
+        provision(
+            endpoint_url=self.endpoint_url, table_name=table, bucket_name=bucket, region=REGION
+        )
+        values: dict[str, Any] = {
+            "backend": "aws",
+            "data_dir": data_dir,
+            "aws_region": REGION,
+            "aws_endpoint_url": self.endpoint_url,
+            "table_name": table,
+            "bucket_name": bucket,
+            "function_prefix": PREFIX,
+            "token_secret": "test-secret-" + suffix,
+            "warmup": False,
+            "log_stdout": False,
+        }
+        values.update(overrides)
+        return Settings(**values)
+
+
+@pytest.fixture(scope="session")
+def local_aws() -> Iterator[LocalAws]:
+    from infra.aws.clients import clear_client_cache
+    from infra.aws.local_stack import FAKE_CREDENTIALS, start_moto
+
+    with pytest.MonkeyPatch.context() as patch:
+        for key, value in FAKE_CREDENTIALS.items():
+            patch.setenv(key, value)
+        patch.delenv("AWS_PROFILE", raising=False)
+        moto = start_moto()
+        lambdas = LocalLambdaServer(function_prefix=PREFIX, region=REGION).start()
+        patch.setenv("AWS_ENDPOINT_URL_LAMBDA", lambdas.url)
+        clear_client_cache()
+        try:
+            yield LocalAws(endpoint_url=moto.url, lambdas=lambdas)
+        finally:
+            lambdas.stop()
+            moto.stop()
+            clear_client_cache()
+
+
+def as_lambda(
+    fn: Callable[[dict[str, Any], SkillContext], dict[str, Any]], ctx: SkillContext
+) -> Callable[[Any, Any], Any]:
+    """A `skill.run`-style function as a Lambda handler over a fixed skill context."""
+
+    def handler(event: Any, context: Any) -> Any:
+        return fn(event, ctx)
+
+    return handler
+
+
+@pytest.fixture
+def aws_settings(local_aws: LocalAws, tmp_path: Path) -> Settings:
+    return local_aws.settings(tmp_path / "data")
+
+
+class RegisteringLambdaInvoker(LambdaSkillInvoker):
+    """The real Lambda invoker plus the in-process invoker's `register(name, fn)` test hook: the
+    function is deployed to the local Lambda endpoint, and calls still go over the wire."""
+
+    def __init__(
+        self, *, client: Any, function_prefix: str, lambdas: LocalLambdaServer, ctx: SkillContext
+    ) -> None:
+        super().__init__(client=client, function_prefix=function_prefix)
+        self.lambdas = lambdas
+        self.ctx = ctx
+        self.registered: set[str] = set()
+
+    def register(
+        self, name: str, fn: Callable[[dict[str, Any], SkillContext], dict[str, Any]]
+    ) -> None:
+        self.lambdas.register(name, as_lambda(fn, self.ctx))
+        self.registered.add(name)
+
+
+@pytest.fixture
+def container(local_aws: LocalAws, aws_settings: Settings) -> Iterator[Container]:
+    from infra.aws.clients import aws_clients
+
+    built = build_container(aws_settings)
+    invoker = RegisteringLambdaInvoker(
+        client=aws_clients(aws_settings).lambda_,
+        function_prefix=PREFIX,
+        lambdas=local_aws.lambdas,
+        ctx=SkillContext(blobs=built.blobs, settings=aws_settings),
+    )
+    for name, fn in fake_registry().items():
+        invoker.register(name, fn)
+    built.skills = invoker
+    yield built
+    local_aws.lambdas.drain()
+    for name in invoker.registered:
+        local_aws.lambdas.unregister(name)
+    built.close()
