@@ -87,7 +87,7 @@ def parse_document(*, filename: str, content_type: str | None, data: bytes) -> P
             title, text = _parse_markdown(raw)
         else:
             title, text = "", _normalise(raw)
-    if not text.strip():
+    if not any(line.strip() and not _HEADING.match(line) for line in text.split("\n")):
         raise Unprocessable(f"{filename or 'document'} contains no text")
     return ParsedDocument(title=title or fallback_title, text=text)
 

