@@ -20,11 +20,14 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
 LAMBDESK = [sys.executable, "-m", "cli.main"]
+Request = tuple[str, str, dict[str, Any] | None]
+
 QUESTIONS = [
     "My card still hasn't arrived, what should I do?",
     "How do I top up my account with a bank transfer?",
@@ -49,9 +52,7 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[index]
 
 
-async def latencies(
-    client: httpx.AsyncClient, requests: list[tuple[str, str, dict | None]]
-) -> list[float]:
+async def latencies(client: httpx.AsyncClient, requests: list[Request]) -> list[float]:
     out = []
     for method, path, body in requests:
         started = time.perf_counter()
@@ -61,9 +62,7 @@ async def latencies(
     return out
 
 
-async def throughput(
-    client: httpx.AsyncClient, requests: list[tuple[str, str, dict | None]], concurrency: int
-) -> float:
+async def throughput(client: httpx.AsyncClient, requests: list[Request], concurrency: int) -> float:
     queue = list(requests)
     errors = 0
 
@@ -91,7 +90,7 @@ async def measure(base_url: str, admin_key: str, n: int, concurrency: int) -> No
             response.raise_for_status()
             sessions.append(response.json()["session_id"])
 
-        def chats(count: int) -> list[tuple[str, str, dict | None]]:
+        def chats(count: int) -> list[Request]:
             return [
                 (
                     "POST",
@@ -104,7 +103,7 @@ async def measure(base_url: str, admin_key: str, n: int, concurrency: int) -> No
                 for i in range(count)
             ]
 
-        health = [("GET", "/healthz", None)] * n
+        health: list[Request] = [("GET", "/healthz", None)] * n
         await latencies(client, chats(20) + health[:20])  # warm-up: models, caches, connections
         health_ms = await latencies(client, health)
         chat_ms = await latencies(client, chats(n))

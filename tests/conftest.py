@@ -23,6 +23,4 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
     """Local settings over a temporary data dir, stdout logging off."""
-    return Settings(
-        backend="local", data_dir=tmp_path / "data", log_stdout=False, warmup=False
-    )
+    return Settings(backend="local", data_dir=tmp_path / "data", log_stdout=False, warmup=False)
