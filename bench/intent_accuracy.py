@@ -48,6 +48,7 @@ def main() -> None:
         print(f"test_accuracy {report.accuracy:.4f}")
         print(f"test_accuracy_no_rejection {report.accuracy_no_rejection:.4f}")
         print(f"test_in_scope_rejected {report.in_scope_rejected:.4f}")
+        print("baseline_published_bert_finetuned_test_accuracy 0.9302")
         negatives = default_negatives()
         ctx = SkillContext(blobs=blobs, settings=None)
         batch = skill.run({"tenant_id": TENANT, "texts": negatives}, ctx)["results"]

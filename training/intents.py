@@ -79,6 +79,11 @@ class Example:
     intent: str
 
 
+class InvalidExamples(Unprocessable, ValueError):
+    """A training or evaluation CSV that cannot be used (422 in the API, a ValueError for
+    command-line callers)."""
+
+
 class TrainResult(BaseModel):
     """What a training run produced (stored in the model's meta.json as `metrics`, too)."""
 
@@ -122,7 +127,7 @@ def load_examples(path: Path) -> list[Example]:
         reader = csv.DictReader(handle)
         fields = [f.strip().lower() for f in reader.fieldnames or []]
         if "text" not in fields or not ({"intent", "category"} & set(fields)):
-            raise Unprocessable(f"{path}: need columns text and intent (or category)")
+            raise InvalidExamples(f"{path}: need columns text and intent (or category)")
         examples: list[Example] = []
         for row in reader:
             row = {(k or "").strip().lower(): (v or "") for k, v in row.items()}
@@ -231,7 +236,7 @@ def train_intent_model(
     oos_rows = [e.text for e in examples if e.intent == OUT_OF_SCOPE]
     labels_present = sorted({e.intent for e in in_scope})
     if len(labels_present) < 2:
-        raise Unprocessable("training needs examples of at least two intents")
+        raise InvalidExamples("training needs examples of at least two intents")
     if oos_rows:
         negative_texts, source = oos_rows, "examples"
     elif negatives is not None:
@@ -345,7 +350,7 @@ def evaluate(
             raise ValueError("evaluate needs examples or a path")
         examples = load_examples(path)
     if not examples:
-        raise Unprocessable("no labelled rows to evaluate")
+        raise InvalidExamples("no labelled rows to evaluate")
     results = classify(tenant_id=tenant_id, texts=[e.text for e in examples], blobs=blobs)
     right = right_raw = in_scope = rejected_in = oos = rejected_oos = 0
     for example, result in zip(examples, results, strict=True):

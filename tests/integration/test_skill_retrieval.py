@@ -244,3 +244,51 @@ def test_skill_events_directly(env: tuple[FilesystemBlobStore, Any]) -> None:
     result = skill.run({"op": "search", "tenant_id": TENANT, "query": "password", "top_k": 1}, ctx)
     assert result["index_version"] == rebuilt["index_version"]
     assert len(result["hits"]) == 1
+
+
+def test_concurrent_adds_are_all_indexed(env: tuple[FilesystemBlobStore, Any]) -> None:
+    blobs, invoker = env
+
+    async def add_all() -> list[Any]:
+        return await asyncio.gather(
+            *(
+                documents.add_document(
+                    tenant_id=TENANT,
+                    filename=name,
+                    content_type=None,
+                    data=data,
+                    blobs=blobs,
+                    skills=invoker,
+                    max_bytes=LIMIT,
+                    timeout=120,
+                )
+                for name, data in (("returns.md", RETURNS), ("shipping.md", SHIPPING))
+            )
+        )
+
+    returns, shipping = asyncio.run(add_all())
+    assert search(env, "send an item back")[0]["doc_id"] == returns.doc_id
+    assert search(env, "express delivery next day")[0]["doc_id"] == shipping.doc_id
+
+
+def test_lambda_handler(tmp_path: Path, encoder: object, monkeypatch: pytest.MonkeyPatch) -> None:
+    from core.settings import get_settings
+    from skills.retrieval import handler
+
+    blobs = FilesystemBlobStore(root=tmp_path / "blobs")  # where a local skill process looks
+    monkeypatch.setenv("LAMBDESK_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("LAMBDESK_BACKEND", "local")
+    monkeypatch.setattr(handler, "_ctx", None)
+    get_settings.cache_clear()
+    try:
+        invoker = InProcessSkillInvoker(SkillContext(blobs=blobs, settings=None), workers=1)
+        try:
+            doc = add((blobs, invoker), "account.md", ACCOUNT)
+        finally:
+            invoker.close()
+        result = handler.handler(
+            {"op": "search", "tenant_id": TENANT, "query": "reset my password"}, None
+        )
+    finally:
+        get_settings.cache_clear()
+    assert result["hits"][0]["doc_id"] == doc.doc_id
