@@ -1,0 +1,1 @@
+"""Offline training and evaluation: intent models (and, alongside, other models and workflows)."""

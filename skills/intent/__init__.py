@@ -1,0 +1,1 @@
+"""The intent skill: out-of-scope-aware intent classification per tenant."""
