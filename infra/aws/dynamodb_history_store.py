@@ -25,6 +25,7 @@ from core.models import (
 from core.ports import HistoryStore
 from infra.aws.dynamodb_items import (
     batch_delete,
+    batch_write,
     decode_cursor,
     encode_cursor,
     epoch,
@@ -40,7 +41,7 @@ from infra.aws.dynamodb_items import (
 from infra.aws.table_schema import GSI1, GSI2
 
 # One TransactWriteItems call holds at most 100 actions: a turn (2-3 messages) is one
-# transaction; bulk imports above 100 messages are written as consecutive transactions.
+# transaction; a bulk import above that is written with BatchWriteItem.
 TRANSACTION_LIMIT = 100
 QUEUED_HANDOFFS = (HandoffStatus.WAITING, HandoffStatus.ACTIVE)
 
@@ -54,26 +55,20 @@ class DynamoDBHistoryStore(HistoryStore):
     # messages ---------------------------------------------------------------
     def _put_messages(self, tenant_id: str, session_id: str, messages: list[Message]) -> None:
         pk = session_pk(tenant_id, session_id)
-        for start in range(0, len(messages), TRANSACTION_LIMIT):
-            chunk = messages[start : start + TRANSACTION_LIMIT]
-            self.client.transact_write_items(
-                TransactItems=[
-                    {
-                        "Put": {
-                            "TableName": self.table,
-                            "Item": ttl_attr(
-                                {
-                                    "PK": s(pk),
-                                    "SK": s(f"MSG#{m.message_id}"),
-                                    "data": s(m.model_dump_json()),
-                                },
-                                m.expires_at,
-                            ),
-                        }
-                    }
-                    for m in chunk
-                ]
+        items = [
+            ttl_attr(
+                {"PK": s(pk), "SK": s(f"MSG#{m.message_id}"), "data": s(m.model_dump_json())},
+                m.expires_at,
             )
+            for m in messages
+        ]
+        if len(items) <= TRANSACTION_LIMIT:  # a turn: all or nothing
+            self.client.transact_write_items(
+                TransactItems=[{"Put": {"TableName": self.table, "Item": i}} for i in items]
+            )
+            return
+        # A bulk import cannot be one transaction anyway: batches cost half the capacity.
+        batch_write(self.client, self.table, [{"PutRequest": {"Item": i}} for i in items])
 
     def _get_messages(
         self, tenant_id: str, session_id: str, *, limit: int, after: str | None

@@ -110,16 +110,19 @@ def sortable_time(value: datetime) -> str:
 
 def batch_delete(client: Any, table: str, keys: list[dict[str, Any]]) -> None:
     """Delete keys 25 at a time, retrying what DynamoDB leaves unprocessed."""
+    batch_write(client, table, [{"DeleteRequest": {"Key": key}} for key in keys])
+
+
+def batch_write(client: Any, table: str, requests: list[dict[str, Any]]) -> None:
+    """`BatchWriteItem` 25 requests at a time, retrying what DynamoDB leaves unprocessed."""
     import time
 
-    for start in range(0, len(keys), 25):
-        requests: list[dict[str, Any]] = [
-            {"DeleteRequest": {"Key": key}} for key in keys[start : start + 25]
-        ]
+    for start in range(0, len(requests), 25):
+        pending = requests[start : start + 25]
         delay = 0.05
-        while requests:
-            response = client.batch_write_item(RequestItems={table: requests})
-            requests = response.get("UnprocessedItems", {}).get(table, [])
-            if requests:
+        while pending:
+            response = client.batch_write_item(RequestItems={table: pending})
+            pending = response.get("UnprocessedItems", {}).get(table, [])
+            if pending:
                 time.sleep(delay)
                 delay = min(delay * 2, 1.0)
