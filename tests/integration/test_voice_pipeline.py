@@ -173,8 +173,8 @@ def test_each_job_runs_exactly_once_across_workers(settings: Settings) -> None:
         return _asr(event, ctx)
 
     use_skills(asr=counting)
-    jobs = [_queue_voice_job(container, session_id, i % 3) for i in range(4)]
-    workers = [JobWorker(container, poll_interval_s=0.02, concurrency=2) for _ in range(3)]
+    jobs = [_queue_voice_job(container, session_id, i) for i in range(3)]
+    workers = [JobWorker(container, poll_interval_s=0.2, concurrency=1) for _ in range(3)]
     try:
         done = asyncio.run(_run_until_done(container, jobs, workers))
     finally:
