@@ -41,7 +41,7 @@ def moto_server() -> Iterator[str]:
 _clients: dict[tuple[str, str], Any] = {}
 
 
-def _client(request: pytest.FixtureRequest, service: str) -> Any:
+def _client(request: pytest.FixtureRequest, service: Any) -> Any:
     """One client per service and endpoint for the session (building one costs ~0.5 s)."""
     import boto3
 
