@@ -71,20 +71,22 @@ def embed(texts: Sequence[str], *, batch_size: int = 64, progress: bool = False)
     if not items:
         return np.zeros((0, DIMENSION), dtype=np.float32)
     encoder = get_encoder()
-    parts: list[np.ndarray] = []
+    # Batches of similar lengths waste little on padding: encode longest first, then unsort.
+    order = sorted(range(len(items)), key=lambda i: -len(items[i]))
+    out = np.empty((len(items), DIMENSION), dtype=np.float32)
     with Progress(total=len(items), label="embedding", enabled=progress) as bar:
         for start in range(0, len(items), batch_size):
-            batch = items[start : start + batch_size]
+            rows = order[start : start + batch_size]
             vectors = encoder.encode(
-                batch,
+                [items[i] for i in rows],
                 batch_size=batch_size,
                 convert_to_numpy=True,
                 normalize_embeddings=True,
                 show_progress_bar=False,
             )
-            parts.append(np.asarray(vectors, dtype=np.float32))
-            bar.update(len(batch))
-    return np.ascontiguousarray(np.concatenate(parts), dtype=np.float32)
+            out[rows] = np.asarray(vectors, dtype=np.float32)
+            bar.update(len(rows))
+    return out
 
 
 class Progress:
