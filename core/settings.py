@@ -50,6 +50,11 @@ class Settings(BaseSettings):
     max_image_bytes: int = Field(default=5 * 1024 * 1024, gt=0)
     turns_per_minute: int = Field(default=100, gt=0)
 
+    # Defaults for tenants created by this deployment (per-stage params on AWS); None: the model's.
+    default_intent_threshold: float | None = Field(default=None, ge=0.0, le=1.0)
+    default_knowledge_threshold: float | None = Field(default=None, ge=-1.0, le=1.0)
+    default_handoff_after: int | None = Field(default=None, ge=1)
+
     # Conversation log.
     log_stdout: bool = True
 

@@ -199,7 +199,7 @@ def test_a_failing_skill_degrades_the_turn(live_api: LiveApi) -> None:
 def test_request_id_and_cors(live_api: LiveApi) -> None:
     api = live_api
     echoed = api.client.get("/healthz", headers={"X-Request-Id": "abc-123"})
-    assert echoed.json() == {"status": "ok", "backend": "local"}
+    assert echoed.json() == {"status": "ok", "backend": api.container.settings.backend}
     assert echoed.headers["x-request-id"] == "abc-123"
     assert api.client.get("/healthz", headers={"X-Request-Id": "bad id!"}).headers["x-request-id"]
 
