@@ -27,11 +27,12 @@ from knowledge.index import (
     read_doc,
     valid_doc_id,
 )
-from knowledge.ingest import parse_document
+from knowledge.ingest import detect_format, parse_document
 
 logger = logging.getLogger(__name__)
 
 RETRIEVAL = "retrieval"
+_MEDIA_TYPES = {"text": "text/plain", "markdown": "text/markdown", "html": "text/html"}
 MAX_TOP_K = 20
 
 
@@ -86,7 +87,7 @@ async def add_document(
         "doc_id": doc_id,
         "title": parsed.title,
         "filename": filename or "",
-        "content_type": (content_type or "").split(";")[0].strip() or "text/plain",
+        "content_type": _MEDIA_TYPES[detect_format(filename=filename, content_type=content_type)],
         "text": parsed.text,
         "bytes": len(data),
         "created_at": utcnow().isoformat(),

@@ -109,6 +109,9 @@ def test_questions_find_the_right_document(env: tuple[FilesystemBlobStore, Any])
         add(env, "account.md", ACCOUNT),
     ]
     assert [i.title for i in infos] == ["Returns policy", "Shipping and delivery", "Your account"]
+    assert {i.content_type for i in infos} == {"text/markdown"}
+    assert infos[0].filename == "returns.md"
+    assert infos[0].bytes == len(RETURNS)
     assert all(i.chunks >= 1 for i in infos)
     listed = documents.list_documents(tenant_id=TENANT, blobs=env[0])
     assert [d.doc_id for d in listed] == [i.doc_id for i in infos]
