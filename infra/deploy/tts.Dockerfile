@@ -4,7 +4,7 @@
 # Speech weights come from packages (whisper tiny.en/base, the piper voice): no hub downloads.
 FROM public.ecr.aws/lambda/python:3.12
 
-ENV HF_HUB_OFFLINE=1 PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
+ENV OMP_WAIT_POLICY=PASSIVE HF_HUB_OFFLINE=1 PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 RUN pip install -r /dev/stdin <<'REQS'
 faster-whisper==1.2.1
 ctranslate2==4.8.5
