@@ -12,7 +12,9 @@ from __future__ import annotations
 import os
 import sys
 import threading
+from collections import OrderedDict
 from collections.abc import Sequence
+from concurrent.futures import Future
 from typing import Any
 
 import numpy as np
@@ -74,6 +76,8 @@ def embed(texts: Sequence[str], *, batch_size: int = 64, progress: bool = False)
     items = [str(t) for t in texts]
     if not items:
         return np.zeros((0, DIMENSION), dtype=np.float32)
+    if len(items) == 1 and not progress:
+        return _embed_one(items[0])[None, :]
     encoder = get_encoder()
     # Batches of similar lengths waste little on padding: encode longest first, then unsort.
     order = sorted(range(len(items)), key=lambda i: -len(items[i]))
@@ -91,6 +95,38 @@ def embed(texts: Sequence[str], *, batch_size: int = 64, progress: bool = False)
             out[rows] = np.asarray(vectors, dtype=np.float32)
             bar.update(len(rows))
     return out
+
+
+_recent: OrderedDict[str, Future[np.ndarray]] = OrderedDict()
+_recent_lock = threading.Lock()
+_RECENT_MAX = 256
+
+
+def _embed_one(text: str) -> np.ndarray:
+    """One text, memoised: a turn asks the intent and the retrieval skill about the same text at
+    the same moment, and in one process the second asker waits for the first one's vector
+    instead of encoding it again."""
+    with _recent_lock:
+        future = _recent.get(text)
+        owner = future is None
+        if future is None:
+            future = Future()
+            _recent[text] = future
+            if len(_recent) > _RECENT_MAX:
+                _recent.popitem(last=False)
+        else:
+            _recent.move_to_end(text)
+    if owner:
+        try:
+            vector = get_encoder().encode(
+                [text], convert_to_numpy=True, normalize_embeddings=True, show_progress_bar=False
+            )
+            future.set_result(np.asarray(vector[0], dtype=np.float32))
+        except BaseException as exc:
+            with _recent_lock:
+                _recent.pop(text, None)
+            future.set_exception(exc)
+    return future.result().copy()
 
 
 class Progress:
