@@ -60,13 +60,21 @@ def load_voice(voice: str | None = None) -> Any:
 
 
 def synthesize(
-    text: str, *, voice: str | None = None, length_scale: float | None = None
+    text: str,
+    *,
+    voice: str | None = None,
+    length_scale: float | None = None,
+    noise_scale: float | None = None,
+    noise_w_scale: float | None = None,
 ) -> tuple[np.ndarray, int]:
-    """Mono float32 samples and their sample rate."""
+    """Mono float32 samples and their sample rate. Piper samples noise on every call; with
+    `noise_scale=0` and `noise_w_scale=0` the same text always gives the same samples."""
     from piper import SynthesisConfig
 
     piper_voice = load_voice(voice)
-    config = SynthesisConfig(length_scale=length_scale)
+    config = SynthesisConfig(
+        length_scale=length_scale, noise_scale=noise_scale, noise_w_scale=noise_w_scale
+    )
     chunks = [chunk.audio_float_array for chunk in piper_voice.synthesize(text, syn_config=config)]
     rate = int(piper_voice.config.sample_rate)
     if not chunks:
