@@ -142,13 +142,15 @@ def main() -> None:
     for engine, model in COMBOS:
         tag = f"{engine}/{model}"
         started = time.perf_counter()
-        transcribe(long_clips[0][1], ctx=ctx, engine=engine, model=model)  # load + warm up
+        transcribe(
+            long_clips[0][1], ctx=ctx, engine=engine, model=model, language="en"
+        )  # load + warm up
         print(f"asr_load_and_first_s {tag} {time.perf_counter() - started:.2f}")
         asr_time = asr_audio = 0.0
         long_errors = long_words = 0
         for text, data, seconds in long_clips:
             started = time.perf_counter()
-            result = transcribe(data, ctx=ctx, engine=engine, model=model)
+            result = transcribe(data, ctx=ctx, engine=engine, model=model, language="en")
             asr_time += time.perf_counter() - started
             asr_audio += seconds
             errors, words = word_errors(text, result["text"])
@@ -160,7 +162,7 @@ def main() -> None:
         for label, text, data, _ in clips:
             started = time.perf_counter()
             try:
-                result = transcribe(data, ctx=ctx, engine=engine, model=model)
+                result = transcribe(data, ctx=ctx, engine=engine, model=model, language="en")
                 hypothesis = result["text"]
                 short_audio += result["duration_s"]
             except Exception:

@@ -64,6 +64,9 @@ class Tenant(BaseModel):
     max_text_chars: int | None = None
     turns_per_minute: int | None = None
     tts_voice: str | None = None
+    # The customers' language (ISO 639-1), a hint that spares speech recognition from detecting
+    # it on every clip; None: detect per clip.
+    language: str | None = "en"
     created_at: datetime = Field(default_factory=utcnow)
 
     @field_validator("tenant_id")

@@ -123,12 +123,15 @@ async def run_voice_job(container: Container, job: Job) -> dict[str, Any]:
         timings["queued_ms"] = round((job.updated_at - job.created_at).total_seconds() * 1000, 1)
 
     if "reply" not in progress:
-        step = time.perf_counter()
-        asr = await asyncio.to_thread(
-            _skills["asr"], {"tenant_id": tenant_id, "audio_key": payload["audio_key"]}, ctx
-        )
-        timings["asr_ms"] = round((time.perf_counter() - step) * 1000, 1)
         tenant = container.tenants.get_tenant(tenant_id=tenant_id)
+        step = time.perf_counter()
+        asr_event = {
+            "tenant_id": tenant_id,
+            "audio_key": payload["audio_key"],
+            "language": tenant.language,
+        }
+        asr = await asyncio.to_thread(_skills["asr"], asr_event, ctx)
+        timings["asr_ms"] = round((time.perf_counter() - step) * 1000, 1)
         step = time.perf_counter()
         reply = await handle_turn(
             container=container,
