@@ -10,24 +10,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import importlib
-import importlib.util
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import APIRouter, FastAPI
+from fastapi import FastAPI
 
 from api.errors import install_error_handlers
 from api.middleware import ApiMiddleware
-from api.routes import analytics, chat, handoffs, health, knowledge, sessions
-from core.bootstrap import Container, build_container
+from api.routes import analytics, chat, handoffs, health, jobs, knowledge, sessions, voice
+from core.bootstrap import Container, build_container, start_job_worker
 from core.settings import Settings, get_settings
 
 logger = logging.getLogger("lambdesk.api")
-
-# Resource modules other parts may add; each exposes `router` and is included when present.
-OPTIONAL_ROUTE_MODULES = ("voice", "jobs", "images", "intents", "widget")
 
 
 async def warm_up(container: Container) -> None:
@@ -45,18 +40,6 @@ async def warm_up(container: Container) -> None:
             logger.info("warm-up of %s skipped: %s", name, exc)
 
 
-def _optional_routers() -> list[APIRouter]:
-    routers = []
-    for name in OPTIONAL_ROUTE_MODULES:
-        module_name = f"api.routes.{name}"
-        if importlib.util.find_spec(module_name) is None:
-            continue
-        router = getattr(importlib.import_module(module_name), "router", None)
-        if isinstance(router, APIRouter):
-            routers.append(router)
-    return routers
-
-
 def create_app(container: Container | None = None) -> FastAPI:
     """The API over `container` (or over one built from the settings at startup)."""
 
@@ -65,8 +48,6 @@ def create_app(container: Container | None = None) -> FastAPI:
         owned = getattr(app.state, "container", None) is None
         current: Container = app.state.container if not owned else build_container()
         app.state.container = current
-        from core.jobs import start_job_worker
-
         worker = await start_job_worker(current)
         task: asyncio.Task[None] | None = None
         if current.settings.warmup:
@@ -98,8 +79,6 @@ def create_app(container: Container | None = None) -> FastAPI:
 
     install_error_handlers(app)
     app.add_middleware(ApiMiddleware, settings=current_settings)
-    for module in (health, sessions, chat, handoffs, knowledge, analytics):
+    for module in (health, sessions, chat, voice, jobs, handoffs, knowledge, analytics):
         app.include_router(module.router)
-    for router in _optional_routers():
-        app.include_router(router)
     return app

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from core.ports import (
@@ -76,6 +77,13 @@ def build_skill_context(settings: Settings | None = None) -> SkillContext:
     return SkillContext(blobs=build_blob_store(settings), settings=settings)
 
 
+@lru_cache(maxsize=1)
+def process_skill_context() -> SkillContext:
+    """The skill context of a skill's Lambda process: built on its first event from the process
+    settings, then reused for as long as the container stays warm."""
+    return build_skill_context()
+
+
 def build_container(settings: Settings | None = None) -> Container:
     settings = settings or get_settings()
     if settings.backend == "aws":
@@ -139,3 +147,15 @@ def _build_aws(settings: Settings) -> Container:
         log=PowertoolsConversationLog(service=settings.service_name),
         token_secret=settings.token_secret.encode(),
     )
+
+
+async def start_job_worker(container: Container) -> Any | None:
+    """Start the in-process job worker of a local server (None on AWS, where each job is an
+    `Event` invocation of its Lambda). Stop it with `await worker.stop()`."""
+    if container.settings.backend != "local":
+        return None
+    from infra.local.job_worker import JobWorker
+
+    worker = JobWorker(container)
+    await worker.start()
+    return worker

@@ -376,15 +376,3 @@ def deliver_callback(
 
 
 # --------------------------------------------------------------------------- local worker
-
-
-async def start_job_worker(container: Container) -> Any | None:
-    """Start the in-process job worker of a local server (None on AWS, where each job is an
-    `Event` invocation of its Lambda). Stop it with `await worker.stop()`."""
-    if container.settings.backend != "local":
-        return None
-    from infra.local.job_worker import JobWorker  # the local adapter, only in local mode
-
-    worker = JobWorker(container)
-    await worker.start()
-    return worker

@@ -1,19 +1,14 @@
-"""AWS Lambda entry for the ASR skill: a thin wrapper around `skills.asr.skill.run`."""
+"""AWS Lambda entry for the ASR skill: runs `skills.asr.skill.run` on each event with the
+process's skill context (built once per warm container)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from core.bootstrap import build_skill_context
-from core.ports import SkillContext
-
-_ctx: SkillContext | None = None
+from core.bootstrap import process_skill_context
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    global _ctx
     from skills.asr.skill import run
 
-    if _ctx is None:
-        _ctx = build_skill_context()
-    return run(event, _ctx)
+    return run(event, process_skill_context())

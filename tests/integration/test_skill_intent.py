@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from core.bootstrap import process_skill_context
 from core.errors import SkillError
 from core.ports import SkillContext
 from core.settings import Settings, get_settings
@@ -140,10 +141,11 @@ def test_lambda_handler(
     root, _, _ = store
     monkeypatch.setenv("LAMBDESK_DATA_DIR", str(root))
     monkeypatch.setenv("LAMBDESK_BACKEND", "local")
-    monkeypatch.setattr(handler, "_ctx", None)
+    process_skill_context.cache_clear()
     get_settings.cache_clear()
     try:
         result = handler.handler({"tenant_id": "bank-one", "text": "hello"}, None)
     finally:
         get_settings.cache_clear()
+        process_skill_context.cache_clear()
     assert result["model_version"] is not None

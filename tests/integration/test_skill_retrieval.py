@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from core.bootstrap import process_skill_context
 from core.errors import NotFound, PayloadTooLarge, SkillError, UnsupportedMediaType
 from core.ports import SkillContext
 from core.settings import Settings
@@ -281,7 +282,7 @@ def test_lambda_handler(tmp_path: Path, encoder: object, monkeypatch: pytest.Mon
     blobs = FilesystemBlobStore(root=tmp_path / "blobs")  # where a local skill process looks
     monkeypatch.setenv("LAMBDESK_DATA_DIR", str(tmp_path))
     monkeypatch.setenv("LAMBDESK_BACKEND", "local")
-    monkeypatch.setattr(handler, "_ctx", None)
+    process_skill_context.cache_clear()
     get_settings.cache_clear()
     try:
         invoker = InProcessSkillInvoker(SkillContext(blobs=blobs, settings=None), workers=1)
@@ -294,4 +295,5 @@ def test_lambda_handler(tmp_path: Path, encoder: object, monkeypatch: pytest.Mon
         )
     finally:
         get_settings.cache_clear()
+        process_skill_context.cache_clear()
     assert result["hits"][0]["doc_id"] == doc.doc_id

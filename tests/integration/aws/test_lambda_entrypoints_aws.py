@@ -5,7 +5,6 @@
 from __future__ import annotations
 
 import base64
-import importlib
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,7 +13,7 @@ from typing import Any
 import pytest
 
 from core.auth import create_tenant_with_keys
-from core.bootstrap import build_container
+from core.bootstrap import build_container, process_skill_context
 from core.models import Tenant
 from core.settings import Settings, get_settings
 from tests.integration.aws.conftest import LocalAws
@@ -43,15 +42,14 @@ def aws_env(
     }
     for key, value in env.items():
         monkeypatch.setenv(key, value)
-    modules = [importlib.import_module(f"skills.{n}.handler") for n in ("intent", "retrieval")]
-    for module in modules:
-        monkeypatch.setattr(module, "_ctx", None)
+    process_skill_context.cache_clear()
     import api.lambda_handler
 
     monkeypatch.setattr(api.lambda_handler, "_handler", None)
     get_settings.cache_clear()
     yield get_settings()
     get_settings.cache_clear()
+    process_skill_context.cache_clear()
 
 
 def _event(method: str, path: str, *, headers: dict[str, str], body: Any = None) -> dict[str, Any]:
@@ -136,10 +134,9 @@ def test_the_api_lambda_serves_a_chat_turn_with_the_real_skills(
 
     from infra.aws.s3_blob_store import S3BlobStore
 
-    for name in ("intent", "retrieval"):  # each real handler built its context: blobs on S3
-        ctx = importlib.import_module(f"skills.{name}.handler")._ctx
-        assert ctx is not None and isinstance(ctx.blobs, S3BlobStore)
-        assert ctx.blobs.bucket == aws_env.bucket_name
+    ctx = process_skill_context()  # what the real handlers ran with: blobs on S3
+    assert isinstance(ctx.blobs, S3BlobStore)
+    assert ctx.blobs.bucket == aws_env.bucket_name
 
     status, error = _call("GET", f"/v1/sessions/{session['session_id']}/messages", {})
     assert status == 401 and error["error"]["code"]
