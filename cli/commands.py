@@ -263,6 +263,25 @@ def knowledge_add(args: argparse.Namespace) -> int:
     return 0
 
 
+# --------------------------------------------------------------------------- voice
+
+
+def say(args: argparse.Namespace) -> int:
+    from skills.tts.skill import FORMATS, speak
+
+    out = Path(args.out)
+    fmt = out.suffix.lower().lstrip(".")
+    if fmt not in FORMATS:
+        raise CliError(f"--out must end in one of: {', '.join('.' + f for f in FORMATS)}")
+    try:
+        data, meta = speak(args.text, fmt=fmt)
+    except ValueError as exc:
+        raise CliError(str(exc)) from exc
+    out.write_bytes(data)
+    _say(f"wrote {out} ({meta['duration_s']} s of speech)")
+    return 0
+
+
 # --------------------------------------------------------------------------- serve
 
 

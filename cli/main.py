@@ -5,6 +5,7 @@
     lambdesk intents train --tenant T --data FILE.csv [--responses FILE.yaml]
     lambdesk intents predict --tenant T --data FILE.csv --out FILE.jsonl
     lambdesk knowledge add --tenant T PATH...
+    lambdesk say TEXT --out FILE.ogg                speaks TEXT (a voice message to try)
     lambdesk serve [--host H] [--port P]
     lambdesk demo                                   prepares the demo tenant (first run only)
 
@@ -67,6 +68,11 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("--tenant", required=True)
     add.add_argument("paths", nargs="+", metavar="PATH")
     add.set_defaults(func=commands.knowledge_add)
+
+    say = sub.add_parser("say", help="speak a text into an audio file (a voice message to try)")
+    say.add_argument("text")
+    say.add_argument("--out", required=True, help="file to write: .ogg, .wav or .mp3")
+    say.set_defaults(func=commands.say)
 
     serve = sub.add_parser("serve", help="serve the HTTP API")
     serve.add_argument("--host", default="127.0.0.1")

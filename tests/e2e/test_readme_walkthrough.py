@@ -108,3 +108,8 @@ def test_readme_walkthrough_runs_verbatim(demo_env: dict[str, str], server: str)
     assert '"source":"handoff"' in out
     assert '"session_token"' in out
     assert '"fallback_rate"' in out
+    job = json.loads(next(line for line in out.splitlines() if '"job_id"' in line))
+    assert job["status"] == "succeeded"
+    assert "lost my card" in job["transcript"].lower()
+    assert '"intent":"lost_or_stolen_card"' in out
+    assert Path("/tmp/reply.ogg").read_bytes()[:4] == b"OggS"
