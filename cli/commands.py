@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from pydantic import ValidationError
 
 from core.bootstrap import Container, build_container
 from core.errors import LambdeskError
@@ -65,8 +66,8 @@ def create_tenant(
         tenant = Tenant(
             tenant_id=tenant_id, name=name or tenant_id, allowed_origins=allowed_origins
         )
-    except ValueError as exc:
-        raise CliError(str(exc).splitlines()[-1].strip()) from exc
+    except ValidationError as exc:
+        raise CliError("; ".join(str(e["msg"]) for e in exc.errors())) from exc
     try:
         created, admin_key, widget_key = create_tenant_with_keys(
             tenants=container.tenants, tenant=tenant
