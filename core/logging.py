@@ -15,7 +15,11 @@ from typing import Any
 
 log_context: ContextVar[dict[str, str] | None] = ContextVar("lambdesk_log_context", default=None)
 
-_RESERVED = set(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {"message", "asctime"}
+_RESERVED = set(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {
+    "message",
+    "asctime",
+    "color_message",  # uvicorn's ANSI-coloured copy of the message
+}
 
 
 def bind_log_context(**values: str | None) -> None:
