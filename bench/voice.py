@@ -63,6 +63,12 @@ COMBOS = (
 
 
 def peak_rss_mb() -> float:
+    """This process's peak resident memory. `VmHWM` belongs to the process image, unlike
+    getrusage's `ru_maxrss`, which Linux carries over from the parent across fork and exec."""
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
