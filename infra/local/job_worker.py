@@ -56,6 +56,7 @@ class JobWorker:
         self._wake: asyncio.Event | None = None
         self._task: asyncio.Task[None] | None = None
         self._running: dict[tuple[str, str], asyncio.Task[None]] = {}
+        self._stopping = False
 
     # lifecycle --------------------------------------------------------------
     async def start(self) -> None:
@@ -63,6 +64,7 @@ class JobWorker:
             return
         self._loop = asyncio.get_running_loop()
         self._wake = asyncio.Event()
+        self._stopping = False
         self.recover()
         register_local_worker(self.container.settings, self.wake)
         self._task = asyncio.create_task(self._poll_loop(), name="job-worker")
@@ -70,9 +72,12 @@ class JobWorker:
     async def stop(self) -> None:
         unregister_local_worker(self.container.settings, self.wake)
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            # A flag, not Task.cancel(): on Python 3.11 `asyncio.wait_for` can swallow a
+            # cancellation that lands as its inner wait completes, and the loop would run on.
+            self._stopping = True
+            if self._wake is not None:
+                self._wake.set()
+            await self._task
             self._task = None
         running = list(self._running.values())
         if running:
@@ -106,7 +111,7 @@ class JobWorker:
     # polling ----------------------------------------------------------------
     async def _poll_loop(self) -> None:
         assert self._wake is not None
-        while True:
+        while not self._stopping:
             try:
                 self.poll_once()
             except Exception as exc:  # a store hiccup must not kill the worker
