@@ -37,6 +37,11 @@ class Settings(BaseSettings):
     skill_workers: int = Field(default=4, gt=0)
     warmup: bool = True  # load the text models in the background when the server starts
 
+    # Sentence encoder of the text skills: ONNX Runtime (fast start, no torch at run time) or
+    # sentence-transformers on torch; both give the same vectors.
+    encoder: Literal["onnx", "torch"] = "onnx"
+    encoder_onnx_path: Path | None = None  # a prebuilt export (images); else one in the data dir
+
     # Speech recognition: engine and model size (weights come from installed packages).
     asr_engine: Literal["faster-whisper", "openai-whisper"] = "faster-whisper"
     asr_model: Literal["tiny.en", "base"] = "base"

