@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -58,7 +59,8 @@ def export_onnx(target: Path) -> Path:
     handle, temporary = tempfile.mkstemp(dir=target.parent, suffix=".onnx.part")
     os.close(handle)
     axes = {0: "batch", 1: "tokens"}
-    with torch.no_grad():
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the tracer's notes on shapes it treats as constants
         torch.onnx.export(
             model,
             (batch["input_ids"], batch["attention_mask"], batch["token_type_ids"]),

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from training.intents import default_negatives
+
 ROOT = Path(__file__).resolve().parents[2]
 BANKING77 = ROOT / "demo" / "banking77"
 
@@ -50,7 +52,7 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         writer.writerow(["text", "intent"])
         for intent in intents:
             writer.writerows([text, intent] for text in rows[intent][:30])
-        writer.writerows([text, "out_of_scope"] for text in OFF_TOPIC)
+        writer.writerows([text, "out_of_scope"] for text in default_negatives()[:20])
     with test.open("w", newline="", encoding="utf-8") as out:
         writer = csv.writer(out)
         writer.writerow(["text", "category"])
@@ -59,20 +61,6 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     responses = folder / "responses.yaml"
     responses.write_text(f"{intents[0]}: First answer.\n{intents[1]}: Second answer.\n")
     return {"train": train, "test": test, "responses": responses, "folder": folder}
-
-
-OFF_TOPIC = [
-    "What's the weather like in Paris tomorrow?",
-    "Tell me a funny joke",
-    "Who won the football game yesterday?",
-    "How do I make lasagne?",
-    "Recommend a good science fiction novel",
-    "Play my workout playlist",
-    "How tall is the Eiffel tower?",
-    "What's the capital of Canada?",
-    "Set a timer for ten minutes",
-    "Translate good morning into Spanish",
-]
 
 
 def test_tenants_create_prints_keys_once_and_list_shows_the_tenant(env: dict[str, str]) -> None:
