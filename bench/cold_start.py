@@ -4,7 +4,8 @@ baseline measured in the same run (these machines are noisy: read the ratios).
 - API import: `import api.app` + `create_app()` in a fresh interpreter, beside `import fastapi`
   alone (the floor any FastAPI service pays) — what an API Lambda's init costs;
 - skill cold start: a fresh process's first intent and retrieval call over a trained tenant
-  (imports, encoder load, model/index read), beside the same process's next call (warm).
+  (imports, encoder load, model/index read), beside the same process's next call (warm), on
+  ONNX Runtime (the default) and on sentence-transformers/torch (the baseline).
 
     .venv/bin/python bench/cold_start.py [--runs 5]
 
@@ -99,12 +100,21 @@ def main() -> int:
         print(f"api_over_fastapi_import={statistics.median(api) / statistics.median(floor):.2f}")
 
         prepare_tenant(env)
-        calls = [json.loads(run_python(SKILL_CALLS, env)) for _ in range(args.runs)]
-        for key in ("intent_cold_ms", "intent_warm_ms", "retrieval_cold_ms", "retrieval_warm_ms"):
-            print(f"{key}={statistics.median(c[key] for c in calls):.1f}")
-        cold = statistics.median(c["intent_cold_ms"] for c in calls)
-        warm = statistics.median(c["intent_warm_ms"] for c in calls)
-        print(f"intent_cold_over_warm={cold / warm:.0f}")
+        cold_by_encoder = {}
+        for encoder in ("onnx", "torch"):  # torch: the sentence-transformers baseline
+            env["LAMBDESK_ENCODER"] = encoder
+            calls = [json.loads(run_python(SKILL_CALLS, env)) for _ in range(args.runs)]
+            for key in (
+                "intent_cold_ms",
+                "intent_warm_ms",
+                "retrieval_cold_ms",
+                "retrieval_warm_ms",
+            ):
+                print(f"{encoder}_{key}={statistics.median(c[key] for c in calls):.1f}")
+            cold_by_encoder[encoder] = statistics.median(c["intent_cold_ms"] for c in calls)
+        print(
+            f"intent_cold_torch_over_onnx={cold_by_encoder['torch'] / cold_by_encoder['onnx']:.1f}"
+        )
     return 0
 
 
