@@ -107,6 +107,15 @@ def tenants_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def tenants_callback_secret(args: argparse.Namespace) -> int:
+    from core.jobs import callback_secret
+
+    container = _container()
+    _tenant(container, args.tenant_id)
+    print(callback_secret(token_secret=container.token_secret, tenant_id=args.tenant_id))
+    return 0
+
+
 # --------------------------------------------------------------------------- intents
 
 

@@ -2,6 +2,7 @@
 
     lambdesk tenants create <id> [--name N] [--allowed-origin URL]...   keys are printed once
     lambdesk tenants list
+    lambdesk tenants callback-secret <id>           the key of its X-Lambdesk-Signature
     lambdesk intents train --tenant T --data FILE.csv [--responses FILE.yaml]
     lambdesk intents predict --tenant T --data FILE.csv --out FILE.jsonl
     lambdesk knowledge add --tenant T PATH...
@@ -46,6 +47,11 @@ def build_parser() -> argparse.ArgumentParser:
     tenants.add_parser("list", help="list tenants (JSON lines)").set_defaults(
         func=commands.tenants_list
     )
+    secret = tenants.add_parser(
+        "callback-secret", help="print the secret a tenant verifies voice-job callbacks with"
+    )
+    secret.add_argument("tenant_id")
+    secret.set_defaults(func=commands.tenants_callback_secret)
 
     intents = sub.add_parser("intents", help="train and try the intent model").add_subparsers(
         dest="command", required=True

@@ -80,6 +80,10 @@ def test_tenants_create_prints_keys_once_and_list_shows_the_tenant(env: dict[str
         if path.is_file():
             assert keys["admin_key"].encode() not in path.read_bytes()
 
+    secret = lambdesk(env, "tenants", "callback-secret", "acme")
+    assert secret.returncode == 0 and len(secret.stdout.strip()) == 64
+    assert lambdesk(env, "tenants", "callback-secret", "nobody").returncode == 2
+
     again = lambdesk(env, "tenants", "create", "acme")
     assert again.returncode == 2 and "acme" in again.stderr and "Traceback" not in again.stderr
     bad = lambdesk(env, "tenants", "create", "Not_A_Valid_Id")
