@@ -1,4 +1,5 @@
-"""Human handoff: a customer's (or admin's) request, the agents' queue, an agent's reply."""
+"""Human handoff: a customer's (or admin's) request, the agents' queue, an agent's reply, and
+the agent giving the session back to the bot."""
 
 from __future__ import annotations
 
@@ -60,6 +61,15 @@ async def request_handoff(
         reason=body.reason if body else None,
     )
     return HandoffInfo.of(updated)
+
+
+@router.delete("/sessions/{session_id}/handoff")
+async def close_handoff(state: AdminSessionDep, container: ContainerDep) -> HandoffInfo:
+    """The agent is done: the bot answers the session again (admin key)."""
+    closed = await handoff.close_handoff(
+        container=container, tenant_id=state.tenant_id, session_id=state.session_id
+    )
+    return HandoffInfo.of(closed)
 
 
 @router.get("/handoffs")

@@ -123,6 +123,16 @@ def test_handoff_flow(live_api: LiveApi) -> None:
         f"/v1/sessions/{sid}/agent-messages", headers=api.token_headers(session), json={"text": "x"}
     )
     assert forbidden.status_code == 403
+    assert (
+        api.client.delete(f"/v1/sessions/{sid}/handoff", headers=api.token_headers(session))
+    ).status_code == 403
+
+    # the agent is done: the session leaves the queue and the bot answers again
+    closed = api.client.delete(f"/v1/sessions/{sid}/handoff", headers=api.acme.admin)
+    assert closed.status_code == 200, closed.text
+    assert closed.json()["handoff"] == "closed"
+    assert api.client.get("/v1/handoffs", headers=api.acme.admin).json()["items"] == []
+    assert _chat(api, session, "what is your refund policy")["source"] != "handoff"
 
 
 def test_explicit_handoff_request(live_api: LiveApi) -> None:
