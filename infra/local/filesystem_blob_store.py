@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import contextlib
 import os
-import tempfile
 from pathlib import Path
 
+from core.files import atomic_path
 from core.ports import BlobStore
 
 _TMP_PREFIX = ".tmp-"
@@ -31,18 +31,10 @@ class FilesystemBlobStore(BlobStore):
 
     def _put(self, path: str, data: bytes, content_type: str) -> None:
         target = self._file(path)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=_TMP_PREFIX)
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(data)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(tmp, target)
-        except BaseException:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(tmp)
-            raise
+        with atomic_path(target, prefix=_TMP_PREFIX) as temporary, temporary.open("wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
 
     def _get(self, path: str) -> bytes | None:
         try:

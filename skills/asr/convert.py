@@ -39,14 +39,14 @@ Dimensions come from the weight shapes and the `num_heads` scalars; the alignmen
 from __future__ import annotations
 
 import json
-import os
 import re
 import struct
-import tempfile
 from pathlib import Path
 from typing import Any, BinaryIO
 
 import numpy as np
+
+from core.files import atomic_path
 
 _DTYPES: dict[int, Any] = {0: np.float32, 1: np.int8, 2: np.int16, 3: np.int32, 4: np.float16}
 _BF16 = 5
@@ -199,15 +199,8 @@ def convert_ct2_to_openai(ct2_dir: Path, output: Path) -> Path:
         "model_state_dict": {name: torch.from_numpy(value) for name, value in state.items()},
         "alignment_heads": heads,
     }
-    output.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=output.parent, prefix=f".{output.name}.")
-    os.close(fd)
-    try:
-        torch.save(checkpoint, tmp)
-        os.replace(tmp, output)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_path(output) as temporary:
+        torch.save(checkpoint, temporary)
     return output
 
 

