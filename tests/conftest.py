@@ -1,8 +1,10 @@
 """Shared test setup: each test gets the marker of its tier folder (unit, contract, integration,
-e2e), and a fresh data dir so no test sees another's tenants or files."""
+e2e), a fresh data dir so no test sees another's tenants or files, and one local AWS endpoint
+(moto's server) for every test that needs DynamoDB or S3."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -24,3 +26,20 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 def settings(tmp_path: Path) -> Settings:
     """Local settings over a temporary data dir, stdout logging off."""
     return Settings(backend="local", data_dir=tmp_path / "data", log_stdout=False, warmup=False)
+
+
+@pytest.fixture(scope="session")
+def moto_server() -> Iterator[str]:
+    """The endpoint URL of one moto server (127.0.0.1, any free port, fake credentials) shared
+    by the whole test session; tests isolate themselves with fresh tables and buckets."""
+    from infra.aws.local_stack import FAKE_CREDENTIALS, start_moto
+
+    with pytest.MonkeyPatch.context() as patch:
+        for key, value in FAKE_CREDENTIALS.items():
+            patch.setenv(key, value)
+        patch.delenv("AWS_PROFILE", raising=False)
+        server = start_moto()
+        try:
+            yield server.url
+        finally:
+            server.stop()

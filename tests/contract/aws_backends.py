@@ -1,16 +1,15 @@
 """AWS backends for the contract suites: DynamoDB and S3 stores on moto's server, and the
 Powertools conversation log read back from captured stdout.
 
-`moto_server` is session-scoped (one `ThreadedMotoServer` on 127.0.0.1, any free port, fake
-credentials); each factory creates a fresh table or bucket with the deployed schema
-(`infra/aws/table_schema.json`), so every test starts empty and no test sees another's items.
+`moto_server` (tests/conftest.py) is one `ThreadedMotoServer` for the session; each factory
+creates a fresh table or bucket with the deployed schema (`infra/aws/table_schema.json`), so
+every test starts empty and no test sees another's items.
 """
 
 from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterator
 from datetime import date
 from typing import Any
 
@@ -20,22 +19,6 @@ from core.models import TurnRecord
 from core.ports import BlobStore, HistoryStore, JobStore, TenantStore
 
 REGION = "us-east-1"
-
-
-@pytest.fixture(scope="session")
-def moto_server() -> Iterator[str]:
-    """The endpoint URL of a moto server shared by the whole test session."""
-    from infra.aws.local_stack import FAKE_CREDENTIALS, start_moto
-
-    with pytest.MonkeyPatch.context() as patch:
-        for key, value in FAKE_CREDENTIALS.items():
-            patch.setenv(key, value)
-        patch.delenv("AWS_PROFILE", raising=False)
-        server = start_moto()
-        try:
-            yield server.url
-        finally:
-            server.stop()
 
 
 _clients: dict[tuple[str, str], Any] = {}

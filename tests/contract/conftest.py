@@ -20,7 +20,6 @@ import pytest
 from core.models import TurnRecord
 from core.ports import BlobStore, ConversationLog, HistoryStore, JobStore, TenantStore
 from tests.contract import aws_backends
-from tests.contract.aws_backends import moto_server  # noqa: F401 - the session fixture
 
 T = TypeVar("T")
 Factory = Callable[[pytest.FixtureRequest], T]

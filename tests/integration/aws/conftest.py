@@ -60,23 +60,17 @@ class LocalAws:
 
 
 @pytest.fixture(scope="session")
-def local_aws() -> Iterator[LocalAws]:
+def local_aws(moto_server: str) -> Iterator[LocalAws]:
     from infra.aws.clients import clear_client_cache
-    from infra.aws.local_stack import FAKE_CREDENTIALS, start_moto
 
     with pytest.MonkeyPatch.context() as patch:
-        for key, value in FAKE_CREDENTIALS.items():
-            patch.setenv(key, value)
-        patch.delenv("AWS_PROFILE", raising=False)
-        moto = start_moto()
         lambdas = LocalLambdaServer(function_prefix=PREFIX, region=REGION).start()
         patch.setenv("AWS_ENDPOINT_URL_LAMBDA", lambdas.url)
         clear_client_cache()
         try:
-            yield LocalAws(endpoint_url=moto.url, lambdas=lambdas)
+            yield LocalAws(endpoint_url=moto_server, lambdas=lambdas)
         finally:
             lambdas.stop()
-            moto.stop()
             clear_client_cache()
 
 
