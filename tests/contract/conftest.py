@@ -20,6 +20,12 @@ import pytest
 from core.models import TurnRecord
 from core.ports import BlobStore, ConversationLog, HistoryStore, JobStore, TenantStore
 from tests.contract import aws_backends
+from tests.memory_stores import (
+    MemoryBlobStore,
+    MemoryHistoryStore,
+    MemoryJobStore,
+    MemoryTenantStore,
+)
 
 T = TypeVar("T")
 Factory = Callable[[pytest.FixtureRequest], T]
@@ -78,18 +84,22 @@ def _jsonl_conversation_log(request: pytest.FixtureRequest) -> ConversationLogUn
 
 # backend name -> factory, per port. The fixture ids are these names (`test_x[sqlite]`).
 TENANT_STORE_FACTORIES: dict[str, Factory[TenantStore]] = {
+    "memory": lambda request: MemoryTenantStore(),  # the unit tests' fake, held to the contract
     "sqlite": _sqlite_tenant_store,
     "dynamodb": aws_backends.dynamodb_tenant_store,
 }
 HISTORY_STORE_FACTORIES: dict[str, Factory[HistoryStore]] = {
+    "memory": lambda request: MemoryHistoryStore(),
     "sqlite": _sqlite_history_store,
     "dynamodb": aws_backends.dynamodb_history_store,
 }
 JOB_STORE_FACTORIES: dict[str, Factory[JobStore]] = {
+    "memory": lambda request: MemoryJobStore(),
     "sqlite": _sqlite_job_store,
     "dynamodb": aws_backends.dynamodb_job_store,
 }
 BLOB_STORE_FACTORIES: dict[str, Factory[BlobStore]] = {
+    "memory": lambda request: MemoryBlobStore(),
     "filesystem": _filesystem_blob_store,
     "s3": aws_backends.s3_blob_store,
 }

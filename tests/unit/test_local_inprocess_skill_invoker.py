@@ -12,28 +12,10 @@ from typing import Any
 import pytest
 
 from core.errors import SkillError, SkillTimeout
-from core.ports import BlobStore, SkillContext
+from core.ports import SkillContext
 from core.settings import Settings
 from infra.local.inprocess_skill_invoker import InProcessSkillInvoker, SkillFn
-
-
-class MemoryBlobStore(BlobStore):
-    """A BlobStore in a dict: the skills here need a context, not storage."""
-
-    def __init__(self) -> None:
-        self.blobs: dict[str, bytes] = {}
-
-    def _put(self, path: str, data: bytes, content_type: str) -> None:
-        self.blobs[path] = data
-
-    def _get(self, path: str) -> bytes | None:
-        return self.blobs.get(path)
-
-    def _delete(self, path: str) -> None:
-        self.blobs.pop(path, None)
-
-    def _list(self, prefix: str) -> list[str]:
-        return [p for p in self.blobs if p.startswith(prefix)]
+from tests.memory_stores import MemoryBlobStore
 
 
 def echo(event: dict[str, Any], ctx: SkillContext) -> dict[str, Any]:

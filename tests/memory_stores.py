@@ -1,0 +1,205 @@
+"""In-memory tenant, history, job and blob stores: fakes that subclass the real ports, for
+unit tests with no I/O. The contract suites run over them too (`tests/contract/conftest.py`,
+backend `memory`), so a fake that drifts from the real stores fails the assertions they pass."""
+
+from __future__ import annotations
+
+import base64
+import json
+import threading
+from typing import Any
+
+from core.errors import BadRequest, Conflict, NotFound, VersionConflict
+from core.models import (
+    ApiKey,
+    HandoffStatus,
+    IdempotencyRecord,
+    Job,
+    JobStatus,
+    Message,
+    SessionPage,
+    SessionState,
+    Tenant,
+    utcnow,
+)
+from core.ports import BlobStore, HistoryStore, JobStore, TenantStore
+
+
+class MemoryTenantStore(TenantStore):
+    def __init__(self) -> None:
+        self.tenants: dict[str, Tenant] = {}
+        self.keys: dict[str, ApiKey] = {}
+        self._lock = threading.Lock()
+
+    def _create_tenant(self, tenant: Tenant) -> None:
+        with self._lock:
+            if tenant.tenant_id in self.tenants:
+                raise Conflict(f"tenant {tenant.tenant_id!r} exists")
+            self.tenants[tenant.tenant_id] = tenant
+
+    def _put_tenant(self, tenant: Tenant) -> None:
+        self.tenants[tenant.tenant_id] = tenant
+
+    def _get_tenant(self, tenant_id: str) -> Tenant | None:
+        return self.tenants.get(tenant_id)
+
+    def _list_tenants(self) -> list[Tenant]:
+        return list(self.tenants.values())
+
+    def _put_key(self, key: ApiKey) -> None:
+        self.keys[key.key_hash] = key
+
+    def _get_key(self, key_hash: str) -> ApiKey | None:
+        return self.keys.get(key_hash)
+
+    def _list_keys(self, tenant_id: str) -> list[ApiKey]:
+        return [k for k in self.keys.values() if k.tenant_id == tenant_id]
+
+
+def _alive(expires_at: Any) -> bool:
+    return expires_at is None or expires_at > utcnow()
+
+
+class MemoryHistoryStore(HistoryStore):
+    def __init__(self, ttl_days: int = 90) -> None:
+        super().__init__(ttl_days=ttl_days)
+        self.messages: dict[tuple[str, str], dict[str, Message]] = {}
+        self.states: dict[tuple[str, str], SessionState] = {}
+        self.idempotency: dict[tuple[str, str], IdempotencyRecord] = {}
+        self._lock = threading.Lock()
+
+    def _put_messages(self, tenant_id: str, session_id: str, messages: list[Message]) -> None:
+        with self._lock:
+            stored = self.messages.setdefault((tenant_id, session_id), {})
+            stored.update({m.message_id: m for m in messages})
+
+    def _get_messages(
+        self, tenant_id: str, session_id: str, *, limit: int, after: str | None
+    ) -> list[Message]:
+        with self._lock:
+            stored = self.messages.get((tenant_id, session_id), {})
+            ids = sorted(i for i in stored if i > (after or ""))[:limit]
+            return [stored[i] for i in ids]
+
+    def _get_state(self, tenant_id: str, session_id: str) -> SessionState | None:
+        return self.states.get((tenant_id, session_id))
+
+    def _put_state(self, state: SessionState, expected_version: int | None) -> None:
+        key = (state.tenant_id, state.session_id)
+        with self._lock:
+            current = self.states.get(key)
+            if expected_version is None:
+                ok = current is None or not _alive(current.expires_at)
+            else:
+                ok = current is not None and current.version == expected_version
+            if not ok:
+                raise VersionConflict(
+                    f"session {state.session_id!r} state changed (expected {expected_version})"
+                )
+            self.states[key] = state
+
+    def _delete_session(self, tenant_id: str, session_id: str) -> bool:
+        with self._lock:
+            messages = self.messages.pop((tenant_id, session_id), None)
+            state = self.states.pop((tenant_id, session_id), None)
+        return bool(messages) or state is not None
+
+    def _list_sessions(
+        self, tenant_id: str, *, limit: int, cursor: str | None, handoff_only: bool
+    ) -> SessionPage:
+        queue = (HandoffStatus.WAITING, HandoffStatus.ACTIVE)
+        with self._lock:
+            states = [
+                s
+                for (t, _), s in self.states.items()
+                if t == tenant_id
+                and _alive(s.expires_at)
+                and (not handoff_only or s.handoff in queue)
+            ]
+        order = sorted(states, key=lambda s: (s.last_activity, s.session_id), reverse=True)
+        if cursor:
+            try:
+                at, after = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+            except ValueError as exc:
+                raise BadRequest("invalid cursor") from exc
+            order = [s for s in order if (s.last_activity.isoformat(), s.session_id) < (at, after)]
+        page = order[:limit]
+        more = len(order) > limit
+        next_cursor = None
+        if more:
+            last = page[-1]
+            raw = json.dumps([last.last_activity.isoformat(), last.session_id]).encode()
+            next_cursor = base64.urlsafe_b64encode(raw).decode()
+        return SessionPage(items=page, next_cursor=next_cursor)
+
+    def _claim_idempotency(self, record: IdempotencyRecord) -> IdempotencyRecord | None:
+        key = (record.tenant_id, record.key)
+        with self._lock:
+            existing = self.idempotency.get(key)
+            if existing is not None and _alive(existing.expires_at):
+                return existing
+            self.idempotency[key] = record
+        return None
+
+    def _complete_idempotency(self, tenant_id: str, key: str, response: dict[str, Any]) -> None:
+        with self._lock:
+            record = self.idempotency.get((tenant_id, key))
+            if record is not None:
+                self.idempotency[(tenant_id, key)] = record.model_copy(
+                    update={"response": response}
+                )
+
+    def _release_idempotency(self, tenant_id: str, key: str) -> None:
+        with self._lock:
+            record = self.idempotency.get((tenant_id, key))
+            if record is not None and record.response is None:
+                del self.idempotency[(tenant_id, key)]
+
+
+class MemoryJobStore(JobStore):
+    def __init__(self, ttl_days: int = 7) -> None:
+        super().__init__(ttl_days=ttl_days)
+        self.jobs: dict[tuple[str, str], Job] = {}
+        self._lock = threading.Lock()
+
+    def _create_job(self, job: Job) -> None:
+        with self._lock:
+            if (job.tenant_id, job.job_id) in self.jobs:
+                raise Conflict(f"job {job.job_id!r} already exists")
+            self.jobs[(job.tenant_id, job.job_id)] = job
+
+    def _get_job(self, tenant_id: str, job_id: str) -> Job | None:
+        return self.jobs.get((tenant_id, job_id))
+
+    def _update_job(self, job: Job, expected_status: JobStatus | None) -> None:
+        key = (job.tenant_id, job.job_id)
+        with self._lock:
+            current = self.jobs.get(key)
+            if current is None:
+                raise NotFound(f"job {job.job_id!r} not found")
+            if expected_status is not None and current.status is not expected_status:
+                raise VersionConflict(f"job {job.job_id!r} is no longer {expected_status.value}")
+            self.jobs[key] = job
+
+    def _list_unfinished(self, limit: int) -> list[Job]:
+        unfinished = (JobStatus.QUEUED, JobStatus.RUNNING)
+        with self._lock:
+            jobs = [j for j in self.jobs.values() if j.status in unfinished]
+        return sorted(jobs, key=lambda j: j.created_at)[:limit]
+
+
+class MemoryBlobStore(BlobStore):
+    def __init__(self) -> None:
+        self.blobs: dict[str, bytes] = {}
+
+    def _put(self, path: str, data: bytes, content_type: str) -> None:
+        self.blobs[path] = data
+
+    def _get(self, path: str) -> bytes | None:
+        return self.blobs.get(path)
+
+    def _delete(self, path: str) -> None:
+        self.blobs.pop(path, None)
+
+    def _list(self, prefix: str) -> list[str]:
+        return [p for p in list(self.blobs) if p.startswith(prefix)]
