@@ -1,6 +1,8 @@
-"""The FastAPI application: `create_app(container=None)`.
+"""The FastAPI application: `create_app(services=None)`.
 
-Without a container, one is built from the process settings at startup and closed at shutdown.
+Without services, they are built (`core.bootstrap.build_services`) from the process settings at
+startup and closed at shutdown; with them (tests, the Lambda entry) they are used as given. The
+lifespan starts the background parts (the local job worker, callback delivery).
 With `settings.warmup`, one background intent and retrieval call loads the text models before
 the first customer arrives. Imports core only: never a model library (see
 `tests/unit/test_import_light.py`).
@@ -19,15 +21,15 @@ from fastapi import FastAPI
 from api.errors import install_error_handlers
 from api.middleware import ApiMiddleware
 from api.routes import analytics, chat, handoffs, health, jobs, knowledge, sessions, voice
-from core.bootstrap import Container, build_container, start_job_worker
+from core.bootstrap import Services, build_services
 from core.settings import Settings, get_settings
 
 logger = logging.getLogger("lambdesk.api")
 
 
-async def warm_up(container: Container) -> None:
+async def warm_up(services: Services) -> None:
     """Load the text models in the background (failures only logged: a cold tenant is fine)."""
-    tenants = container.tenants.list_tenants()
+    tenants = services.tenants.list_tenants()
     tenant_id = tenants[0].tenant_id if tenants else "warmup"
     calls = (
         ("intent", {"tenant_id": tenant_id, "text": "hello"}),
@@ -35,20 +37,20 @@ async def warm_up(container: Container) -> None:
     )
     for name, event in calls:
         try:
-            await container.skills.invoke(name, event, timeout=container.settings.index_timeout_s)
+            await services.skills.invoke(name, event, timeout=services.settings.index_timeout_s)
         except Exception as exc:
             logger.info("warm-up of %s skipped: %s", name, exc)
 
 
-def create_app(container: Container | None = None) -> FastAPI:
-    """The API over `container` (or over one built from the settings at startup)."""
+def create_app(services: Services | None = None) -> FastAPI:
+    """The API over `services` (or over ones built from the settings at startup)."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        owned = getattr(app.state, "container", None) is None
-        current: Container = app.state.container if not owned else build_container()
-        app.state.container = current
-        worker = await start_job_worker(current)
+        owned = getattr(app.state, "services", None) is None
+        current: Services = app.state.services if not owned else build_services()
+        app.state.services = current
+        await current.start()
         task: asyncio.Task[None] | None = None
         if current.settings.warmup:
             task = asyncio.create_task(warm_up(current))
@@ -59,11 +61,10 @@ def create_app(container: Container | None = None) -> FastAPI:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
-            if worker is not None:
-                await worker.stop()
+            await current.stop()
             if owned:
                 current.close()
-                app.state.container = None
+                app.state.services = None
 
     app = FastAPI(
         title="lambdesk",
@@ -71,10 +72,10 @@ def create_app(container: Container | None = None) -> FastAPI:
         description="Multi-tenant AI customer-service chatbot API",
         lifespan=lifespan,
     )
-    app.state.container = container
+    app.state.services = services
 
     def current_settings() -> Settings:
-        held: Container | None = getattr(app.state, "container", None)
+        held: Services | None = getattr(app.state, "services", None)
         return held.settings if held is not None else get_settings()
 
     install_error_handlers(app)

@@ -1,5 +1,5 @@
-"""The web layer's seams: `Annotated` dependency aliases for the container, the caller and their
-tenant, and the tenant-scoped lookups of path resources. Tests swap them with
+"""The web layer's seams: `Annotated` dependency aliases for the process's services, the caller
+and their tenant, and the tenant-scoped lookups of path resources. Tests swap them with
 `app.dependency_overrides`.
 
 Resources named in a path are looked up in the caller's tenant *before* the role is checked, so a
@@ -13,32 +13,31 @@ from typing import Annotated
 from fastapi import Depends, Path, Request
 
 from core.auth import Principal, PrincipalRole, authenticate
-from core.bootstrap import Container
+from core.bootstrap import Services
 from core.errors import Forbidden, NotFound, Unavailable
 from core.logging import bind_log_context
 from core.models import SessionState, Tenant
-from core.sessions import check_session_access, origin_allowed, require_session
+from core.sessions import check_session_access, origin_allowed
 
 
-def get_container(request: Request) -> Container:
-    container: Container | None = getattr(request.app.state, "container", None)
-    if container is None:
+def get_services(request: Request) -> Services:
+    services: Services | None = getattr(request.app.state, "services", None)
+    if services is None:
         raise Unavailable("the service is starting")
-    return container
+    return services
 
 
-ContainerDep = Annotated[Container, Depends(get_container)]
+ServicesDep = Annotated[Services, Depends(get_services)]
 
 
-async def get_principal(request: Request, container: ContainerDep) -> Principal:
+async def get_principal(request: Request, services: ServicesDep) -> Principal:
     """The authenticated caller. Public credentials (widget key, session token) used from a
     browser origin the tenant does not allow are refused (403)."""
-    principal = authenticate(
-        tenants=container.tenants,
-        secret=container.token_secret,
+    principal, tenant = authenticate(
+        tenants=services.tenants,
+        secret=services.token_secret,
         authorization_header=request.headers.get("authorization"),
     )
-    tenant = container.tenants.get_tenant(tenant_id=principal.tenant_id)
     origin = request.headers.get("origin")
     allowed = origin_allowed(tenant=tenant, origin=origin)
     if allowed:
@@ -105,13 +104,11 @@ SessionIdPath = Annotated[str, Path(min_length=1, max_length=128)]
 
 
 async def scoped_session(
-    session_id: SessionIdPath, principal: AnyPrincipalDep, container: ContainerDep
+    session_id: SessionIdPath, principal: AnyPrincipalDep, services: ServicesDep
 ) -> SessionState:
     """The named session of the caller's tenant (and, for a session token, its own only)."""
     check_session_access(principal=principal, session_id=session_id)
-    return require_session(
-        history=container.history, tenant_id=principal.tenant_id, session_id=session_id
-    )
+    return services.sessions.require(tenant_id=principal.tenant_id, session_id=session_id)
 
 
 async def chatter_session(

@@ -27,7 +27,7 @@ WARMUP = 20
 ORIGIN = "https://bench.example"
 
 
-async def _turns(container: object, label: str) -> list[float]:
+async def _turns(services: object, label: str) -> list[float]:
     import httpx
 
     from api.app import create_app
@@ -35,7 +35,7 @@ async def _turns(container: object, label: str) -> list[float]:
     from core.models import Tenant
 
     _, _, widget = create_tenant_with_keys(
-        tenants=container.tenants,  # type: ignore[attr-defined]
+        tenants=services.tenants,  # type: ignore[attr-defined]
         tenant=Tenant(
             tenant_id="bench",
             allowed_origins=[ORIGIN],
@@ -43,7 +43,7 @@ async def _turns(container: object, label: str) -> list[float]:
             handoff_after=10**6,
         ),
     )
-    app = create_app(container)  # type: ignore[arg-type]
+    app = create_app(services)  # type: ignore[arg-type]
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
         opened = await client.post(
@@ -66,7 +66,7 @@ async def _turns(container: object, label: str) -> list[float]:
 
 
 def _local(data_dir: Path) -> object:
-    from core.bootstrap import build_container
+    from core.bootstrap import build_services
     from core.ports import SkillContext
     from core.settings import Settings
     from infra.local.inprocess_skill_invoker import InProcessSkillInvoker
@@ -75,22 +75,22 @@ def _local(data_dir: Path) -> object:
     settings = Settings(
         backend="local", data_dir=data_dir, log_stdout=False, warmup=False, turns_per_minute=10**6
     )
-    container = build_container(settings)
-    container.skills.close()
-    container.skills = InProcessSkillInvoker(
-        SkillContext(blobs=container.blobs, settings=settings), workers=4, registry=fake_registry()
+    services = build_services(settings)
+    services.skills.close()
+    services.skills = InProcessSkillInvoker(
+        SkillContext(blobs=services.blobs, settings=settings), workers=4, registry=fake_registry()
     )
-    return container
+    return services
 
 
 def _aws(data_dir: Path) -> tuple[object, list[object]]:
     import os
 
-    from core.bootstrap import build_container
+    from core.bootstrap import build_services
     from core.ports import SkillContext
     from core.settings import Settings
-    from infra.aws.local_lambda_server import LocalLambdaServer
-    from infra.aws.local_stack import provision, start_moto, use_fake_credentials
+    from devtools.local_lambda_server import LocalLambdaServer
+    from devtools.local_stack import provision, start_moto, use_fake_credentials
     from tests.fakes import fake_registry
 
     use_fake_credentials()
@@ -109,11 +109,11 @@ def _aws(data_dir: Path) -> tuple[object, list[object]]:
         warmup=False,
         turns_per_minute=10**6,
     )
-    container = build_container(settings)
-    ctx = SkillContext(blobs=container.blobs, settings=settings)
+    services = build_services(settings)
+    ctx = SkillContext(blobs=services.blobs, settings=settings)
     for name, fn in fake_registry().items():
         lambdas.register(name, _as_lambda(fn, ctx))
-    return container, [lambdas, moto]
+    return services, [lambdas, moto]
 
 
 def _as_lambda(fn: Any, ctx: Any) -> Any:
@@ -138,11 +138,11 @@ def main() -> None:
         local = _local(Path(tmp) / "local")
         aws, servers = _aws(Path(tmp) / "aws")
         results = {}
-        for label, container in (("local", local), ("aws_local", aws)):
+        for label, services in (("local", local), ("aws_local", aws)):
             with contextlib.redirect_stdout(io.StringIO()):  # Powertools prints every turn
-                samples = asyncio.run(_turns(container, label))
+                samples = asyncio.run(_turns(services, label))
             results[label] = _summary(samples)
-            container.close()  # type: ignore[attr-defined]
+            services.close()  # type: ignore[attr-defined]
         for server in servers:
             server.stop()  # type: ignore[attr-defined]
     for label, (p50, p99, rate) in results.items():

@@ -68,11 +68,11 @@ def prepare_tenant(env: dict[str, str]) -> None:
     code = f"""
 import asyncio, csv
 from collections import defaultdict
-from core.bootstrap import build_container
+from core.bootstrap import build_services
 from core.models import Tenant
 from training.intents import Example, train_intent_model
 from cli.commands import add_knowledge
-c = build_container()
+c = build_services()
 c.tenants.create_tenant(Tenant(tenant_id="bench"))
 rows = defaultdict(list)
 for r in csv.DictReader(open({str(ROOT / "demo/banking77/train.csv")!r})):

@@ -212,40 +212,34 @@ def e2e_main() -> None:
 def voice_turn_latency(data_dir: Path, clips: list[tuple[str, str, bytes, float]]) -> float:
     """Median wall time from job creation to `succeeded` for clean speed-1.0 clips."""
     from core.auth import create_tenant_with_keys
-    from core.bootstrap import build_container
+    from core.bootstrap import build_services
     from core.jobs import new_job_id
     from core.models import Channel, JobStatus, Tenant
-    from core.sessions import create_session_state
     from core.settings import Settings
-    from core.voice import submit_voice
-    from infra.local.job_worker import JobWorker
+    from core.voice import audio_in_key
 
     settings = Settings(data_dir=data_dir / "e2e", log_stdout=False, warmup=False)
-    container = build_container(settings)
-    create_tenant_with_keys(tenants=container.tenants, tenant=Tenant(tenant_id="bench"))
-    session_id = create_session_state(
-        history=container.history, tenant_id="bench", channel=Channel.VOICE
-    ).session_id
+    services = build_services(settings)
+    create_tenant_with_keys(tenants=services.tenants, tenant=Tenant(tenant_id="bench"))
+    session_id = services.sessions.create(tenant_id="bench", channel=Channel.VOICE).session_id
     chosen = [c for c in clips if c[0] == "speed1/clean"][:8]
 
     async def run() -> list[float]:
-        worker = JobWorker(container, poll_interval_s=0.05)
-        await worker.start()
+        await services.start()
         times: list[float] = []
         try:
             for index, (_, _, data, _) in enumerate(chosen):
                 started = time.perf_counter()
-                job = await submit_voice(
-                    container=container,
+                job_id = new_job_id()
+                services.blobs.put(tenant_id="bench", key=audio_in_key(job_id), data=data)
+                job = await services.voice.submit(
                     tenant_id="bench",
                     session_id=session_id,
-                    audio=data,
-                    ext="ogg",
+                    job_id=job_id,
                     content_type="audio/ogg",
-                    job_id=new_job_id(),
                 )
                 while True:
-                    current = container.jobs.get_job(tenant_id="bench", job_id=job.job_id)
+                    current = services.jobs.get_job(tenant_id="bench", job_id=job.job_id)
                     if current.status in (JobStatus.SUCCEEDED, JobStatus.FAILED):
                         break
                     await asyncio.sleep(0.01)
@@ -257,12 +251,12 @@ def voice_turn_latency(data_dir: Path, clips: list[tuple[str, str, bytes, float]
                 else:
                     print(f"voice_turn_first_ms {elapsed:.0f} status {current.status.value}")
         finally:
-            await worker.stop()
+            await services.stop()
         return times
 
     steps: dict[str, list[float]] = {}
     times = asyncio.run(run())
-    container.close()
+    services.close()
     for name, values in sorted(steps.items()):
         print(f"voice_turn_step_p50_ms {name} {statistics.median(values):.0f}")
     return statistics.median(times) if times else float("nan")

@@ -1,4 +1,4 @@
-"""The `lambdesk` commands. Each builds the container for the configured backend, calls service
+"""The `lambdesk` commands. Each builds the services for the configured backend, calls service
 functions, and prints JSON (machine-readable) or short progress lines (human-readable, stderr)."""
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from core.bootstrap import Container, build_container
+from core.bootstrap import Services, build_services
 from core.errors import LambdeskError
 from core.models import Tenant
 
@@ -38,16 +38,16 @@ def _print_json(value: Any) -> None:
     print(json.dumps(value, indent=2, default=str))
 
 
-def _container() -> Container:
+def _services() -> Services:
     try:
-        return build_container()
+        return build_services()
     except ValueError as exc:  # settings validation: names the missing variable
         raise CliError(str(exc)) from exc
 
 
-def _tenant(container: Container, tenant_id: str) -> Tenant:
+def _tenant(services: Services, tenant_id: str) -> Tenant:
     try:
-        return container.tenants.get_tenant(tenant_id=tenant_id)
+        return services.tenants.get_tenant(tenant_id=tenant_id)
     except LambdeskError as exc:
         raise CliError(
             f"{exc.message} (create it with: lambdesk tenants create {tenant_id})"
@@ -58,7 +58,7 @@ def _tenant(container: Container, tenant_id: str) -> Tenant:
 
 
 def create_tenant(
-    container: Container, *, tenant_id: str, name: str, allowed_origins: list[str]
+    services: Services, *, tenant_id: str, name: str, allowed_origins: list[str]
 ) -> dict[str, str]:
     from core.auth import create_tenant_with_keys
 
@@ -70,7 +70,7 @@ def create_tenant(
         raise CliError("; ".join(str(e["msg"]) for e in exc.errors())) from exc
     try:
         created, admin_key, widget_key = create_tenant_with_keys(
-            tenants=container.tenants, tenant=tenant
+            tenants=services.tenants, tenant=tenant
         )
     except LambdeskError as exc:
         raise CliError(exc.message) from exc
@@ -78,9 +78,9 @@ def create_tenant(
 
 
 def tenants_create(args: argparse.Namespace) -> int:
-    container = _container()
+    services = _services()
     keys = create_tenant(
-        container,
+        services,
         tenant_id=args.tenant_id,
         name=args.name,
         allowed_origins=args.allowed_origins,
@@ -91,8 +91,8 @@ def tenants_create(args: argparse.Namespace) -> int:
 
 
 def tenants_list(args: argparse.Namespace) -> int:
-    container = _container()
-    for tenant in container.tenants.list_tenants():
+    services = _services()
+    for tenant in services.tenants.list_tenants():
         print(
             json.dumps(
                 {
@@ -108,11 +108,11 @@ def tenants_list(args: argparse.Namespace) -> int:
 
 
 def tenants_callback_secret(args: argparse.Namespace) -> int:
-    from core.jobs import callback_secret
+    from core.callbacks import callback_secret
 
-    container = _container()
-    _tenant(container, args.tenant_id)
-    print(callback_secret(token_secret=container.token_secret, tenant_id=args.tenant_id))
+    services = _services()
+    _tenant(services, args.tenant_id)
+    print(callback_secret(token_secret=services.token_secret, tenant_id=args.tenant_id))
     return 0
 
 
@@ -132,11 +132,11 @@ def _load_responses(path: Path) -> dict[str, str]:
 
 
 def train_intents(
-    container: Container, *, tenant_id: str, data: Path, responses: Path | None
+    services: Services, *, tenant_id: str, data: Path, responses: Path | None
 ) -> dict[str, Any]:
     from training.intents import default_negatives, load_examples, train_intent_model
 
-    tenant = _tenant(container, tenant_id)
+    tenant = _tenant(services, tenant_id)
     if not data.is_file():
         raise CliError(f"no such file: {data}")
     answers = _load_responses(responses) if responses else None
@@ -148,7 +148,7 @@ def train_intents(
     result = train_intent_model(
         tenant_id=tenant_id,
         examples=examples,
-        blobs=container.blobs,
+        blobs=services.blobs,
         progress=True,
         negatives=default_negatives(),
     )
@@ -158,7 +158,7 @@ def train_intents(
         if unknown:
             _say(f"warning: responses for intents not in the data are ignored: {unknown}")
         merged = {**tenant.responses, **{k: v for k, v in answers.items() if k in result.labels}}
-        container.tenants.update_tenant(tenant.model_copy(update={"responses": merged}))
+        services.tenants.update_tenant(tenant.model_copy(update={"responses": merged}))
     summary = result.model_dump(mode="json", exclude={"labels"})
     summary["intents"] = len(result.labels)
     summary["total_seconds"] = round(seconds, 1)  # including loading the encoder
@@ -166,9 +166,9 @@ def train_intents(
 
 
 def intents_train(args: argparse.Namespace) -> int:
-    container = _container()
+    services = _services()
     summary = train_intents(
-        container,
+        services,
         tenant_id=args.tenant,
         data=Path(args.data),
         responses=Path(args.responses) if args.responses else None,
@@ -180,8 +180,8 @@ def intents_train(args: argparse.Namespace) -> int:
 def intents_predict(args: argparse.Namespace) -> int:
     from training.intents import OUT_OF_SCOPE, predict_intents
 
-    container = _container()
-    _tenant(container, args.tenant)
+    services = _services()
+    _tenant(services, args.tenant)
     path = Path(args.data)
     if not path.is_file():
         raise CliError(f"no such file: {path}")
@@ -191,7 +191,7 @@ def intents_predict(args: argparse.Namespace) -> int:
         raise CliError(f"{path}: expected a CSV with a 'text' column")
     texts = [row["text"] for row in rows]
     labels = [row.get("intent") or row.get("category") for row in rows]
-    predictions = predict_intents(tenant_id=args.tenant, texts=texts, blobs=container.blobs)
+    predictions = predict_intents(tenant_id=args.tenant, texts=texts, blobs=services.blobs)
     correct = 0
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -228,12 +228,10 @@ def _knowledge_files(paths: list[str]) -> list[Path]:
     return files
 
 
-def add_knowledge(
-    container: Container, *, tenant_id: str, paths: list[str]
-) -> list[dict[str, Any]]:
+def add_knowledge(services: Services, *, tenant_id: str, paths: list[str]) -> list[dict[str, Any]]:
     from knowledge.documents import add_document
 
-    _tenant(container, tenant_id)
+    _tenant(services, tenant_id)
     files = _knowledge_files(paths)
     if not files:
         raise CliError("no documents found (accepted: .md, .txt, .html)")
@@ -249,10 +247,10 @@ def add_knowledge(
                 filename=path.name,
                 content_type=content_type,
                 data=path.read_bytes(),
-                blobs=container.blobs,
-                skills=container.skills,
-                max_bytes=container.settings.max_document_bytes,
-                timeout=container.settings.index_timeout_s,
+                blobs=services.blobs,
+                skills=services.skills,
+                max_bytes=services.settings.max_document_bytes,
+                timeout=services.settings.index_timeout_s,
             )
             _say(f"[{number}/{len(files)}] {path.name}: {info.chunks} chunks ({info.doc_id})")
             added.append(info.model_dump(mode="json"))
@@ -265,11 +263,11 @@ def add_knowledge(
 
 
 def knowledge_add(args: argparse.Namespace) -> int:
-    container = _container()
+    services = _services()
     try:
-        _print_json(add_knowledge(container, tenant_id=args.tenant, paths=args.paths))
+        _print_json(add_knowledge(services, tenant_id=args.tenant, paths=args.paths))
     finally:
-        container.close()
+        services.close()
     return 0
 
 
@@ -318,9 +316,9 @@ def serve(args: argparse.Namespace) -> int:
 def demo(args: argparse.Namespace) -> int:
     from cli.demo import prepare_demo
 
-    container = _container()
+    services = _services()
     try:
-        prepare_demo(container, force=args.force, base_url=args.base_url, as_env=args.env)
+        prepare_demo(services, force=args.force, base_url=args.base_url, as_env=args.env)
     finally:
-        container.close()
+        services.close()
     return 0

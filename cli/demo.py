@@ -22,29 +22,29 @@ from cli.commands import (
     train_intents,
 )
 from core.auth import create_tenant_keys
-from core.bootstrap import Container
+from core.bootstrap import Services
 
 DEMO_ORIGINS = ["http://127.0.0.1:8000", "http://localhost:8000"]
 
 
-def _keys_path(container: Container) -> Path:
-    return container.settings.resolved_data_dir / "demo-keys.json"
+def _keys_path(services: Services) -> Path:
+    return services.settings.resolved_data_dir / "demo-keys.json"
 
 
-def _is_built(container: Container, keys_path: Path) -> bool:
-    if not keys_path.exists() or container.tenants.find_tenant(tenant_id=DEMO_TENANT) is None:
+def _is_built(services: Services, keys_path: Path) -> bool:
+    if not keys_path.exists() or services.tenants.find_tenant(tenant_id=DEMO_TENANT) is None:
         return False
-    has_model = container.blobs.find(tenant_id=DEMO_TENANT, key="models/intent/CURRENT")
-    has_index = container.blobs.find(tenant_id=DEMO_TENANT, key="knowledge/index/CURRENT")
+    has_model = services.blobs.find(tenant_id=DEMO_TENANT, key="models/intent/CURRENT")
+    has_index = services.blobs.find(tenant_id=DEMO_TENANT, key="knowledge/index/CURRENT")
     return has_model is not None and has_index is not None
 
 
 def prepare_demo(
-    container: Container, *, force: bool = False, base_url: str, as_env: bool = False
+    services: Services, *, force: bool = False, base_url: str, as_env: bool = False
 ) -> dict[str, Any]:
-    keys_path = _keys_path(container)
-    if force or not _is_built(container, keys_path):
-        keys = _build(container, keys_path)
+    keys_path = _keys_path(services)
+    if force or not _is_built(services, keys_path):
+        keys = _build(services, keys_path)
     else:
         keys = json.loads(keys_path.read_text())
         print(f"demo tenant {DEMO_TENANT} is ready (built earlier).", file=sys.stderr)
@@ -55,26 +55,26 @@ def prepare_demo(
     return keys
 
 
-def _build(container: Container, keys_path: Path) -> dict[str, Any]:
+def _build(services: Services, keys_path: Path) -> dict[str, Any]:
     started = time.perf_counter()
     print(f"Preparing the demo tenant {DEMO_TENANT} (first run only)...", file=sys.stderr)
-    if container.tenants.find_tenant(tenant_id=DEMO_TENANT) is None:
+    if services.tenants.find_tenant(tenant_id=DEMO_TENANT) is None:
         keys = create_tenant(
-            container, tenant_id=DEMO_TENANT, name="Northwind Bank", allowed_origins=DEMO_ORIGINS
+            services, tenant_id=DEMO_TENANT, name="Northwind Bank", allowed_origins=DEMO_ORIGINS
         )
     else:  # rebuilt, or built by an interrupted run whose keys were lost: issue fresh keys
-        admin_key, widget_key = create_tenant_keys(tenants=container.tenants, tenant_id=DEMO_TENANT)
+        admin_key, widget_key = create_tenant_keys(tenants=services.tenants, tenant_id=DEMO_TENANT)
         keys = {"tenant_id": DEMO_TENANT, "admin_key": admin_key, "widget_key": widget_key}
     print("1/2 training intents on BANKING77...", file=sys.stderr)
     summary = train_intents(
-        container,
+        services,
         tenant_id=DEMO_TENANT,
         data=DEMO_DIR / "banking77" / "train.csv",
         responses=DEMO_DIR / "responses.yaml",
     )
     print(f"    {json.dumps(summary)}", file=sys.stderr)
     print("2/2 indexing the knowledge base...", file=sys.stderr)
-    add_knowledge(container, tenant_id=DEMO_TENANT, paths=[str(DEMO_DIR / "knowledge")])
+    add_knowledge(services, tenant_id=DEMO_TENANT, paths=[str(DEMO_DIR / "knowledge")])
     keys_path.parent.mkdir(parents=True, exist_ok=True)
     keys_path.write_text(json.dumps(keys, indent=2))
     keys_path.chmod(0o600)

@@ -131,9 +131,10 @@ def verify_session_token(*, secret: bytes, token: str, now: datetime | None = No
 
 def authenticate(
     *, tenants: TenantStore, secret: bytes, authorization_header: str | None
-) -> Principal:
-    """`Authorization: Bearer <credential>` → the caller; `Unauthorized` (401) when the header is
-    missing or malformed, or the credential is unknown, revoked, expired or of a deleted tenant."""
+) -> tuple[Principal, Tenant]:
+    """`Authorization: Bearer <credential>` → the caller and their tenant (read once);
+    `Unauthorized` (401) when the header is missing or malformed, or the credential is unknown,
+    revoked, expired or of a deleted tenant."""
     if not authorization_header:
         raise Unauthorized("missing Authorization header", code="missing_credentials")
     scheme, _, credential = authorization_header.strip().partition(" ")
@@ -150,6 +151,7 @@ def authenticate(
         principal = Principal(tenant_id=key.tenant_id, role=role)
     else:
         raise Unauthorized("unknown credential type", code="invalid_key")
-    if tenants.find_tenant(tenant_id=principal.tenant_id) is None:
+    tenant = tenants.find_tenant(tenant_id=principal.tenant_id)
+    if tenant is None:
         raise Unauthorized("tenant no longer exists", code="invalid_key")
-    return principal
+    return principal, tenant

@@ -1,7 +1,20 @@
-"""The composition root: the one place that picks adapters from settings.
+"""The composition root: the ONE place that picks adapters from settings and wires services.
 
-`build_container(settings)` returns every port wired for the chosen backend. Entrypoints (the API,
-the CLI, a skill's Lambda handler) call it once per process; nothing else imports `infra.*`.
+`build_services(settings)` builds the ports for the chosen backend (local: SQLite, files, the
+in-process skill pool, JSON lines; aws: DynamoDB, S3, Lambda, Powertools), then the services,
+handing each exactly the ports it uses as constructor arguments, and wires each job kind to its
+runner. Entrypoints (the API, a job function's Lambda handler, the CLI) call it once per process
+and use the `Services` they get; no service imports this module, `infra` or `skills`
+(import-linter contracts in pyproject.toml hold that).
+
+    tenants, history, jobs, blobs, skills, log        (ports: infra/local or infra/aws)
+      └─ SessionService(history, locks, token secret)
+           ├─ ConversationService(sessions, history, skills, log, settings)
+           ├─ HandoffService(sessions, history)
+           └─ VoiceService(blobs, jobs, tenants, skills, sessions, conversation, dispatch)
+      JobService(jobs, runners={"voice": voice.run_job}, callbacks)
+      dispatch: local → LocalWakeup (wakes JobWorker); aws → InvokerDispatcher (Event invoke)
+
 Adapter modules are imported inside the branches, so a local process never imports boto3 and
 an API process never imports a model library.
 """
@@ -9,12 +22,15 @@ an API process never imports a model library.
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass, field
-from functools import lru_cache
+from dataclasses import dataclass
 from typing import Any
 
+from core.conversation import ConversationService
+from core.handoff import HandoffService
+from core.jobs import InvokerDispatcher, JobDispatcher, JobService
 from core.ports import (
     BlobStore,
+    CallbackSender,
     ConversationLog,
     HistoryStore,
     JobStore,
@@ -22,12 +38,18 @@ from core.ports import (
     SkillInvoker,
     TenantStore,
 )
+from core.sessions import SessionLocks, SessionService
 from core.settings import Settings, get_settings
+from core.voice import VoiceService
+
+# Job kind → the function that runs such jobs on AWS (an `Event` invocation).
+JOB_FUNCTIONS = {"voice": "voice"}
 
 
 @dataclass
-class Container:
-    """Every port, wired. Services take the pieces they need from here."""
+class Services:
+    """Every port and service of one process, wired. Entrypoints read from it; services never
+    see it (each got its own dependencies)."""
 
     settings: Settings
     tenants: TenantStore
@@ -36,11 +58,42 @@ class Container:
     blobs: BlobStore
     skills: SkillInvoker
     log: ConversationLog
+    callbacks: CallbackSender
     token_secret: bytes
-    extras: dict[str, Any] = field(default_factory=dict)
+    sessions: SessionService
+    conversation: ConversationService
+    handoffs: HandoffService
+    voice: VoiceService
+    job_service: JobService
+    worker: Any = None  # infra.local.job_worker.JobWorker on the local backend, else None
+
+    async def start(self) -> None:
+        """Start the background parts of a serving process (local job worker, callbacks)."""
+        await self.callbacks.start()
+        if self.worker is not None:
+            await self.worker.start()
+
+    async def stop(self) -> None:
+        if self.worker is not None:
+            await self.worker.stop()
+        await self.callbacks.stop()
 
     def close(self) -> None:
         self.skills.close()
+
+
+# --------------------------------------------------------------------------- ports
+
+
+@dataclass
+class _Ports:
+    tenants: TenantStore
+    history: HistoryStore
+    jobs: JobStore
+    blobs: BlobStore
+    skills: SkillInvoker
+    log: ConversationLog
+    token_secret: bytes
 
 
 def _local_token_secret(settings: Settings) -> bytes:
@@ -73,25 +126,12 @@ def build_blob_store(settings: Settings, *, aws_clients: Any = None) -> BlobStor
 
 
 def build_skill_context(settings: Settings | None = None) -> SkillContext:
+    """What a skill's `run(event, ctx)` gets: the blob store and the settings."""
     settings = settings or get_settings()
     return SkillContext(blobs=build_blob_store(settings), settings=settings)
 
 
-@lru_cache(maxsize=1)
-def process_skill_context() -> SkillContext:
-    """The skill context of a skill's Lambda process: built on its first event from the process
-    settings, then reused for as long as the container stays warm."""
-    return build_skill_context()
-
-
-def build_container(settings: Settings | None = None) -> Container:
-    settings = settings or get_settings()
-    if settings.backend == "aws":
-        return _build_aws(settings)
-    return _build_local(settings)
-
-
-def _build_local(settings: Settings) -> Container:
+def _local_ports(settings: Settings) -> _Ports:
     from infra.local.filesystem_blob_store import FilesystemBlobStore
     from infra.local.inprocess_skill_invoker import InProcessSkillInvoker
     from infra.local.jsonl_conversation_log import JsonlConversationLog
@@ -103,8 +143,7 @@ def _build_local(settings: Settings) -> Container:
     data.mkdir(parents=True, exist_ok=True)
     db = data / "lambdesk.db"
     blobs = FilesystemBlobStore(root=data / "blobs")
-    return Container(
-        settings=settings,
+    return _Ports(
         tenants=SqliteTenantStore(db_path=db),
         history=SqliteHistoryStore(db_path=db, ttl_days=settings.history_ttl_days),
         jobs=SqliteJobStore(db_path=db, ttl_days=settings.job_ttl_days),
@@ -117,7 +156,7 @@ def _build_local(settings: Settings) -> Container:
     )
 
 
-def _build_aws(settings: Settings) -> Container:
+def _aws_ports(settings: Settings) -> _Ports:
     from infra.aws.clients import aws_clients
     from infra.aws.dynamodb_history_store import DynamoDBHistoryStore
     from infra.aws.dynamodb_job_store import DynamoDBJobStore
@@ -129,8 +168,7 @@ def _build_aws(settings: Settings) -> Container:
     assert settings.table_name and settings.function_prefix
     if not settings.token_secret:
         raise ValueError("LAMBDESK_BACKEND=aws needs LAMBDESK_TOKEN_SECRET")
-    return Container(
-        settings=settings,
+    return _Ports(
         tenants=DynamoDBTenantStore(table_name=settings.table_name, client=clients.dynamodb),
         history=DynamoDBHistoryStore(
             table_name=settings.table_name,
@@ -149,13 +187,79 @@ def _build_aws(settings: Settings) -> Container:
     )
 
 
-async def start_job_worker(container: Container) -> Any | None:
-    """Start the in-process job worker of a local server (None on AWS, where each job is an
-    `Event` invocation of its Lambda). Stop it with `await worker.stop()`."""
-    if container.settings.backend != "local":
-        return None
-    from infra.local.job_worker import JobWorker
+# --------------------------------------------------------------------------- services
 
-    worker = JobWorker(container)
-    await worker.start()
-    return worker
+
+def build_services(
+    settings: Settings | None = None, *, skills: SkillInvoker | None = None
+) -> Services:
+    """Every port and service for `settings` (the process settings by default). `skills`
+    replaces the backend's skill invoker (tests pass one with fast fake skills)."""
+    settings = settings or get_settings()
+    ports = _aws_ports(settings) if settings.backend == "aws" else _local_ports(settings)
+    if skills is not None:
+        ports.skills.close()
+        ports.skills = skills
+    return wire(settings, ports)
+
+
+def wire(settings: Settings, ports: _Ports) -> Services:
+    from infra.http.callback_sender import HttpxCallbackSender
+
+    local = settings.backend == "local"
+    callbacks = HttpxCallbackSender(token_secret=ports.token_secret, inline=not local)
+    sessions = SessionService(
+        history=ports.history,
+        locks=SessionLocks(),
+        token_secret=ports.token_secret,
+        token_ttl_s=settings.session_token_ttl_s,
+    )
+    conversation = ConversationService(
+        sessions=sessions,
+        history=ports.history,
+        skills=ports.skills,
+        log=ports.log,
+        settings=settings,
+    )
+    dispatch: JobDispatcher
+    wakeup = None
+    if local:
+        from infra.local.job_worker import LocalWakeup
+
+        wakeup = LocalWakeup()
+        dispatch = wakeup
+    else:
+        dispatch = InvokerDispatcher(skills=ports.skills, functions=JOB_FUNCTIONS)
+    voice = VoiceService(
+        blobs=ports.blobs,
+        jobs=ports.jobs,
+        tenants=ports.tenants,
+        skills=ports.skills,
+        sessions=sessions,
+        conversation=conversation,
+        dispatch=dispatch,
+        settings=settings,
+    )
+    job_service = JobService(jobs=ports.jobs, runners={"voice": voice.run_job}, callbacks=callbacks)
+    worker = None
+    if wakeup is not None:
+        from infra.local.job_worker import JobWorker
+
+        worker = JobWorker(service=job_service, jobs=ports.jobs, wakeup=wakeup)
+    return Services(
+        settings=settings,
+        tenants=ports.tenants,
+        history=ports.history,
+        jobs=ports.jobs,
+        blobs=ports.blobs,
+        skills=ports.skills,
+        log=ports.log,
+        callbacks=callbacks,
+        token_secret=ports.token_secret,
+        sessions=sessions,
+        conversation=conversation,
+        handoffs=HandoffService(sessions=sessions, history=ports.history),
+        voice=voice,
+        job_service=job_service,
+        worker=worker,
+    )

@@ -1,9 +1,15 @@
 """The conversation service: one text turn from the customer's words to the stored reply.
 
-`handle_turn` fans the intent and retrieval skills out concurrently (each with its own timeout; a
-failed skill degrades the turn, never fails it), decides with `core.policy`, then — under a
-process-local per-session lock plus the store's optimistic version check — writes the session
-state and appends the user and bot messages in one call, and logs one `TurnRecord`.
+`ConversationService` is built once per process by `core.bootstrap` with the ports it uses (the
+skill invoker, the conversation log, the session service over the history store) and the
+settings; it imports none of them itself.
+
+A turn reads the session state once (the caller usually passes the state it already read) and
+uses the tenant the credential resolved. It fans the intent and retrieval skills out concurrently
+(each with its own timeout; a failed skill degrades the turn, never fails it), decides with
+`core.policy`, then stores the new session state and both messages in one atomic commit through
+`SessionService.change` (re-reading only if another writer got there first), and logs one
+`TurnRecord`.
 
 `run_idempotent` wraps a turn in the `Idempotency-Key` protocol of the history store.
 """
@@ -15,20 +21,11 @@ import hashlib
 import json
 import logging
 import time
-import weakref
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from core.auth import Principal, PrincipalRole
-from core.bootstrap import Container
-from core.errors import (
-    Conflict,
-    NotFound,
-    PayloadTooLarge,
-    RateLimited,
-    Unprocessable,
-    VersionConflict,
-)
+from core.errors import Conflict, NotFound, PayloadTooLarge, RateLimited, Unprocessable
 from core.models import (
     Channel,
     ChatReply,
@@ -38,19 +35,18 @@ from core.models import (
     SessionState,
     Tenant,
     TurnRecord,
+    is_handed_off,
     utcnow,
 )
 from core.policy import Decision, apply_decision, decide, rate_limited
-from core.sessions import create_session_state
+from core.ports import ConversationLog, HistoryStore, SkillInvoker
+from core.sessions import SessionService, StateChange
+from core.settings import Settings
+from core.skill_contracts import Hit, IntentEvent, IntentResult, SearchEvent, SearchResult
 
 logger = logging.getLogger("lambdesk.conversation")
 
-STATE_WRITE_ATTEMPTS = 5
 IDEMPOTENCY_WAIT_S = 5.0
-_LOCKS_KEY = "session_locks"
-
-
-# --------------------------------------------------------------------------- validation
 
 
 def check_text(*, tenant: Tenant, max_text_chars: int, text: str) -> str:
@@ -66,168 +62,250 @@ def check_text(*, tenant: Tenant, max_text_chars: int, text: str) -> str:
     return stripped
 
 
-# --------------------------------------------------------------------------- skills
+def request_fingerprint(payload: Mapping[str, Any]) -> str:
+    """A stable hash of a request body (what `Idempotency-Key` compares)."""
+    canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-async def _call_skill(
-    container: Container, name: str, event: Mapping[str, Any], timeout: float
-) -> tuple[dict[str, Any] | None, float]:
-    """(result or None when the skill failed or timed out, latency in ms)."""
-    started = time.perf_counter()
-    try:
-        result = await asyncio.wait_for(
-            container.skills.invoke(name, event, timeout=timeout), timeout=timeout + 1.0
-        )
-    except Exception as exc:  # a skill never fails the turn: it degrades it
-        logger.warning(
-            json.dumps({"event": "skill_degraded", "skill": name, "error": repr(exc)[:300]})
-        )
-        result = None
-    return result, (time.perf_counter() - started) * 1000.0
+class ConversationService:
+    """Text turns (`chat`, `handle_turn`) for every tenant of one deployment."""
 
+    def __init__(
+        self,
+        *,
+        sessions: SessionService,
+        history: HistoryStore,
+        skills: SkillInvoker,
+        log: ConversationLog,
+        settings: Settings,
+    ) -> None:
+        self.sessions = sessions
+        self.history = history
+        self.skills = skills
+        self.log = log
+        self.settings = settings
 
-async def _understand(
-    container: Container, tenant_id: str, text: str
-) -> tuple[dict[str, Any] | None, list[dict[str, Any]], dict[str, float], list[str]]:
-    """Intent and retrieval, concurrently: (intent result, hits, latency per skill, degraded)."""
-    settings = container.settings
-    (intent, intent_ms), (retrieval, retrieval_ms) = await asyncio.gather(
-        _call_skill(
-            container,
-            "intent",
-            {"tenant_id": tenant_id, "text": text},
-            settings.intent_timeout_s,
-        ),
-        _call_skill(
-            container,
-            "retrieval",
-            {"op": "search", "tenant_id": tenant_id, "query": text, "top_k": 3},
-            settings.retrieval_timeout_s,
-        ),
-    )
-    degraded = [name for name, r in (("intent", intent), ("retrieval", retrieval)) if r is None]
-    hits = [h for h in (retrieval or {}).get("hits") or [] if isinstance(h, Mapping)]
-    latency = {"intent": round(intent_ms, 2), "retrieval": round(retrieval_ms, 2)}
-    return intent, [dict(h) for h in hits], latency, degraded
+    # ------------------------------------------------------------------ the chat request
+    async def chat(
+        self,
+        *,
+        tenant: Tenant,
+        principal: Principal,
+        request: ChatRequest,
+        request_id: str | None = None,
+        idempotency_key: str | None = None,
+    ) -> ChatReply:
+        """`POST /v1/chat`: a session token talks in its own session; an admin key in any session
+        of its tenant, or in a new one when `session_id` is omitted. Honours `Idempotency-Key`."""
+        check_text(tenant=tenant, max_text_chars=self.settings.max_text_chars, text=request.text)
+        session_id = request.session_id
+        if principal.role is PrincipalRole.SESSION:
+            if session_id is not None and session_id != principal.session_id:
+                raise NotFound(f"session {session_id!r} not found")
+            session_id = principal.session_id
+        state: SessionState | None = None
+        if session_id is not None:
+            state = self.sessions.require(tenant_id=tenant.tenant_id, session_id=session_id)
 
-
-# --------------------------------------------------------------------------- the turn
-
-
-def session_lock(container: Container, *, tenant_id: str, session_id: str) -> asyncio.Lock:
-    """The process-local lock of one session (kept only while someone holds a reference)."""
-    locks = container.extras.setdefault(_LOCKS_KEY, weakref.WeakValueDictionary())
-    key = (tenant_id, session_id)
-    lock: asyncio.Lock | None = locks.get(key)
-    if lock is None:
-        lock = asyncio.Lock()
-        locks[key] = lock
-    return lock
-
-
-def _load_state(container: Container, *, tenant_id: str, session_id: str) -> SessionState:
-    state = container.history.get_state(tenant_id=tenant_id, session_id=session_id)
-    if state is None:
-        raise NotFound(f"session {session_id!r} not found")
-    return state
-
-
-def _turn_limit(container: Container, tenant: Tenant) -> int:
-    return tenant.turns_per_minute or container.settings.turns_per_minute
-
-
-async def handle_turn(
-    *,
-    container: Container,
-    tenant: Tenant,
-    session_id: str,
-    text: str,
-    channel: Channel = Channel.TEXT,
-    request_id: str | None = None,
-    metadata: Mapping[str, Any] | None = None,
-) -> ChatReply:
-    """Answer one customer message in a session of `tenant` and store both sides of the turn."""
-    started = time.perf_counter()
-    tenant_id = tenant.tenant_id
-    text = check_text(tenant=tenant, max_text_chars=container.settings.max_text_chars, text=text)
-    state = _load_state(container, tenant_id=tenant_id, session_id=session_id)
-    limit = _turn_limit(container, tenant)
-    if rate_limited(state=state, limit=limit, now=utcnow()):
-        raise RateLimited(f"more than {limit} turns per minute in this session")
-
-    intent_result: dict[str, Any] | None = None
-    hits: list[dict[str, Any]] = []
-    latency: dict[str, float] = {}
-    degraded: list[str] = []
-    if state.handoff.value not in ("waiting", "active"):  # handed off: the bot stays quiet
-        intent_result, hits, latency, degraded = await _understand(container, tenant_id, text)
-
-    async with session_lock(container, tenant_id=tenant_id, session_id=session_id):
-        for attempt in range(STATE_WRITE_ATTEMPTS):
-            state = _load_state(container, tenant_id=tenant_id, session_id=session_id)
-            now = utcnow()
-            if rate_limited(state=state, limit=limit, now=now):
-                raise RateLimited(f"more than {limit} turns per minute in this session")
-            decision = decide(
-                tenant=tenant, state=state, text=text, intent_result=intent_result, hits=hits
+        async def run() -> ChatReply:
+            current = state or self.sessions.create(tenant_id=tenant.tenant_id)
+            return await self.handle_turn(
+                tenant=tenant,
+                state=current,
+                text=request.text,
+                request_id=request_id,
+                metadata=request.metadata,
             )
-            try:
-                container.history.put_state(
-                    apply_decision(state=state, decision=decision, now=now),
-                    expected_version=state.version,
-                )
-                break
-            except VersionConflict:
-                await asyncio.sleep(0.005 * (attempt + 1))
-        else:
-            raise Conflict("the session is busy; retry the request", code="session_busy")
 
-        latency["total"] = round((time.perf_counter() - started) * 1000.0, 2)
-        user, bot = container.history.append_messages(
-            tenant_id=tenant_id,
-            session_id=session_id,
-            messages=_turn_messages(
-                tenant_id, session_id, text, channel, decision, metadata, latency, degraded
-            ),
+        fingerprint = request_fingerprint(
+            {
+                "caller": principal.session_id or principal.role.value,
+                "session_id": session_id,
+                "text": request.text,
+                "metadata": request.metadata,
+            }
+        )
+        return await self.run_idempotent(
+            tenant_id=tenant.tenant_id,
+            key=idempotency_key,
+            request_hash=fingerprint,
+            run=run,
         )
 
-    _record_turn(
-        container,
-        TurnRecord(
-            tenant_id=tenant_id,
+    # ------------------------------------------------------------------ one turn
+    async def handle_turn(
+        self,
+        *,
+        tenant: Tenant,
+        state: SessionState,
+        text: str,
+        channel: Channel = Channel.TEXT,
+        request_id: str | None = None,
+        metadata: Mapping[str, Any] | None = None,
+    ) -> ChatReply:
+        """Answer one customer message in the session whose current `state` the caller read, and
+        store both sides of the turn with the new state, at once."""
+        started = time.perf_counter()
+        tenant_id, session_id = tenant.tenant_id, state.session_id
+        text = check_text(tenant=tenant, max_text_chars=self.settings.max_text_chars, text=text)
+        limit = tenant.turns_per_minute or self.settings.turns_per_minute
+        self._check_rate(state, limit)
+
+        intent: IntentResult | None = None
+        hits: list[Hit] = []
+        latency: dict[str, float] = {}
+        degraded: list[str] = []
+        if not is_handed_off(state):  # handed off: the bot stays quiet, no skill is asked
+            intent, hits, latency, degraded = await self._understand(tenant_id, text)
+
+        decisions: list[Decision] = []
+
+        def change(current: SessionState) -> StateChange:
+            now = utcnow()
+            self._check_rate(current, limit)
+            decision = decide(
+                tenant=tenant, state=current, text=text, intent_result=intent, hits=hits
+            )
+            decisions.append(decision)
+            latency["total"] = round((time.perf_counter() - started) * 1000.0, 2)
+            return StateChange(
+                state=apply_decision(state=current, decision=decision, now=now),
+                messages=_turn_messages(
+                    tenant_id, session_id, text, channel, decision, metadata, latency, degraded
+                ),
+            )
+
+        committed = await self.sessions.change(
+            tenant_id=tenant_id, session_id=session_id, change=change, state=state
+        )
+        decision = decisions[-1]
+        user, bot = committed.messages
+        self._record_turn(
+            TurnRecord(
+                tenant_id=tenant_id,
+                session_id=session_id,
+                request_id=request_id,
+                user_message_id=user.message_id,
+                bot_message_id=bot.message_id,
+                channel=channel,
+                user_text=text,
+                bot_text=decision.text,
+                intent=decision.intent,
+                confidence=decision.confidence,
+                source=decision.source,
+                latency_ms=latency,
+                degraded=degraded,
+            )
+        )
+        return ChatReply(
             session_id=session_id,
-            request_id=request_id,
-            user_message_id=user.message_id,
-            bot_message_id=bot.message_id,
-            channel=channel,
-            user_text=text,
-            bot_text=decision.text,
+            message_id=bot.message_id,
+            text=decision.text,
             intent=decision.intent,
             confidence=decision.confidence,
             source=decision.source,
-            latency_ms=latency,
-            degraded=degraded,
-        ),
-    )
-    return ChatReply(
-        session_id=session_id,
-        message_id=bot.message_id,
-        text=decision.text,
-        intent=decision.intent,
-        confidence=decision.confidence,
-        source=decision.source,
-        citations=decision.citations,
-        suggestions=decision.suggestions,
-        handoff=decision.handoff,
-    )
+            citations=decision.citations,
+            suggestions=decision.suggestions,
+            handoff=decision.handoff,
+        )
 
+    @staticmethod
+    def _check_rate(state: SessionState, limit: int) -> None:
+        if rate_limited(state=state, limit=limit, now=utcnow()):
+            raise RateLimited(f"more than {limit} turns per minute in this session")
 
-def _record_turn(container: Container, record: TurnRecord) -> None:
-    """Log the turn; a failing log sink is reported, never turned into a failed request."""
-    try:
-        container.log.record_turn(record)
-    except Exception:
-        logger.exception("conversation log write failed")
+    async def _understand(
+        self, tenant_id: str, text: str
+    ) -> tuple[IntentResult | None, list[Hit], dict[str, float], list[str]]:
+        """Intent and retrieval, concurrently: (intent, hits, latency per skill, degraded)."""
+        settings = self.settings
+        (intent, intent_ms), (search, search_ms) = await asyncio.gather(
+            self._call(
+                "intent",
+                IntentEvent(tenant_id=tenant_id, text=text),
+                IntentResult,
+                settings.intent_timeout_s,
+            ),
+            self._call(
+                "retrieval",
+                SearchEvent(tenant_id=tenant_id, query=text, top_k=3),
+                SearchResult,
+                settings.retrieval_timeout_s,
+            ),
+        )
+        degraded = [name for name, r in (("intent", intent), ("retrieval", search)) if r is None]
+        latency = {"intent": round(intent_ms, 2), "retrieval": round(search_ms, 2)}
+        return intent, list(search.hits) if search else [], latency, degraded
+
+    async def _call(
+        self, name: str, event: Any, result: type[Any], timeout: float
+    ) -> tuple[Any | None, float]:
+        """(result or None when the skill failed or timed out, latency in ms)."""
+        started = time.perf_counter()
+        try:
+            answer = await asyncio.wait_for(
+                self.skills.call(name, event, result, timeout=timeout), timeout=timeout + 1.0
+            )
+        except Exception as exc:  # a skill never fails the turn: it degrades it
+            logger.warning(
+                json.dumps({"event": "skill_degraded", "skill": name, "error": repr(exc)[:300]})
+            )
+            answer = None
+        return answer, (time.perf_counter() - started) * 1000.0
+
+    def _record_turn(self, record: TurnRecord) -> None:
+        """Log the turn; a failing log sink is reported, never turned into a failed request."""
+        try:
+            self.log.record_turn(record)
+        except Exception:
+            logger.exception("conversation log write failed")
+
+    # ------------------------------------------------------------------ idempotency
+    async def run_idempotent(
+        self,
+        *,
+        tenant_id: str,
+        key: str | None,
+        request_hash: str,
+        run: Callable[[], Awaitable[ChatReply]],
+    ) -> ChatReply:
+        """Run `run` once per (tenant, key): a retry with the same request gets the stored reply;
+        the same key with another request is 409; a duplicate still in progress waits briefly,
+        then 409."""
+        if not key:
+            return await run()
+        history = self.history
+        ttl_s = self.settings.idempotency_ttl_s
+        deadline = time.monotonic() + IDEMPOTENCY_WAIT_S
+        while True:
+            existing = history.claim_idempotency(
+                tenant_id=tenant_id, key=key, request_hash=request_hash, ttl_s=ttl_s
+            )
+            if existing is None:
+                break  # claimed: this request runs
+            if existing.request_hash != request_hash:
+                raise Conflict(
+                    "Idempotency-Key was already used with a different request",
+                    code="idempotency_key_reused",
+                )
+            if existing.response is not None:
+                return ChatReply.model_validate(existing.response)
+            if time.monotonic() >= deadline:
+                raise Conflict(
+                    "a request with this Idempotency-Key is still in progress",
+                    code="idempotency_in_progress",
+                )
+            await asyncio.sleep(0.05)
+        try:
+            reply = await run()
+        except BaseException:
+            history.release_idempotency(tenant_id=tenant_id, key=key)
+            raise
+        history.complete_idempotency(
+            tenant_id=tenant_id, key=key, response=reply.model_dump(mode="json")
+        )
+        return reply
 
 
 def _turn_messages(
@@ -272,112 +350,3 @@ def _turn_messages(
         },
     )
     return [user, bot]
-
-
-# --------------------------------------------------------------------------- idempotency
-
-
-def request_fingerprint(payload: Mapping[str, Any]) -> str:
-    """A stable hash of a request body (what `Idempotency-Key` compares)."""
-    canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(canonical.encode()).hexdigest()
-
-
-async def run_idempotent(
-    *,
-    container: Container,
-    tenant_id: str,
-    key: str | None,
-    request_hash: str,
-    run: Callable[[], Awaitable[ChatReply]],
-) -> ChatReply:
-    """Run `run` once per (tenant, key): a retry with the same request gets the stored reply; the
-    same key with another request is 409; a duplicate still in progress waits briefly, then 409."""
-    if not key:
-        return await run()
-    history = container.history
-    ttl_s = container.settings.idempotency_ttl_s
-    deadline = time.monotonic() + IDEMPOTENCY_WAIT_S
-    while True:
-        existing = history.claim_idempotency(
-            tenant_id=tenant_id, key=key, request_hash=request_hash, ttl_s=ttl_s
-        )
-        if existing is None:
-            break  # claimed: this request runs
-        if existing.request_hash != request_hash:
-            raise Conflict(
-                "Idempotency-Key was already used with a different request",
-                code="idempotency_key_reused",
-            )
-        if existing.response is not None:
-            return ChatReply.model_validate(existing.response)
-        if time.monotonic() >= deadline:
-            raise Conflict(
-                "a request with this Idempotency-Key is still in progress",
-                code="idempotency_in_progress",
-            )
-        await asyncio.sleep(0.05)
-    try:
-        reply = await run()
-    except BaseException:
-        history.release_idempotency(tenant_id=tenant_id, key=key)
-        raise
-    history.complete_idempotency(
-        tenant_id=tenant_id, key=key, response=reply.model_dump(mode="json")
-    )
-    return reply
-
-
-# --------------------------------------------------------------------------- the chat request
-
-
-async def chat(
-    *,
-    container: Container,
-    tenant: Tenant,
-    principal: Principal,
-    request: ChatRequest,
-    request_id: str | None = None,
-    idempotency_key: str | None = None,
-) -> ChatReply:
-    """`POST /v1/chat`: a session token talks in its own session; an admin key in any session of
-    its tenant, or in a new one when `session_id` is omitted. Honours `Idempotency-Key`."""
-    check_text(tenant=tenant, max_text_chars=container.settings.max_text_chars, text=request.text)
-    session_id = request.session_id
-    if principal.role is PrincipalRole.SESSION:
-        if session_id is not None and session_id != principal.session_id:
-            raise NotFound(f"session {session_id!r} not found")
-        session_id = principal.session_id
-    if session_id is not None:
-        _load_state(container, tenant_id=tenant.tenant_id, session_id=session_id)
-
-    async def run() -> ChatReply:
-        target = session_id
-        if target is None:
-            target = create_session_state(
-                history=container.history, tenant_id=tenant.tenant_id
-            ).session_id
-        return await handle_turn(
-            container=container,
-            tenant=tenant,
-            session_id=target,
-            text=request.text,
-            request_id=request_id,
-            metadata=request.metadata,
-        )
-
-    fingerprint = request_fingerprint(
-        {
-            "caller": principal.session_id or principal.role.value,
-            "session_id": session_id,
-            "text": request.text,
-            "metadata": request.metadata,
-        }
-    )
-    return await run_idempotent(
-        container=container,
-        tenant_id=tenant.tenant_id,
-        key=idempotency_key,
-        request_hash=fingerprint,
-        run=run,
-    )

@@ -7,20 +7,20 @@ attempt; `complete_job` stores the result (`succeeded`); `fail_attempt` either s
 after `max_attempts`, marks it `failed` with the reason. `requeue_interrupted` puts a `running`
 job back in the queue after a process died under it (restart recovery).
 
-Runners per job kind are registered with `register_runner(kind, fn)`; `process_job` drives one
-job through claim → run → complete/fail, with optional inline retries (how a Lambda worker, which
-has no poller, retries). When a job ends and has a `callback_url`, the result is POSTed there,
-signed: `X-Lambdesk-Signature: sha256=<hex HMAC-SHA256(secret, "<timestamp>.<body>")>` with
-`X-Lambdesk-Timestamp: <unix seconds>`, where the tenant's callback secret is
-`callback_secret(token_secret, tenant_id)` = hex HMAC-SHA256(token_secret, "callback:" + tenant)
-(an operator hands it to the tenant; `lambdesk` never sends it over the wire).
+`JobService` is built by `core.bootstrap` with the job store, the runner of each job kind (a
+service's bound method, e.g. `VoiceService.run_job`) and the callback sender; `process_job`
+drives one job through claim → run → complete/fail, with optional inline retries (how a Lambda
+worker, which has no poller, retries). A job that ends with a `callback_url` is handed to the
+callback sender (signing: `core.callbacks`).
+
+Starting a job's work is a `JobDispatcher`: locally it wakes the in-process worker
+(`infra.local.job_worker`), on AWS `InvokerDispatcher` makes an `Event` invocation of the kind's
+function through the SkillInvoker.
 """
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import hmac
 import json
 import logging
 import time
@@ -28,21 +28,19 @@ from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-from core.bootstrap import Container
 from core.errors import LambdeskError, VersionConflict
 from core.ids import new_ulid
 from core.models import Job, JobStatus, utcnow
-from core.ports import JobStore
+from core.ports import CallbackSender, JobStore, SkillInvoker
+from core.skill_contracts import JobEvent
 
 logger = logging.getLogger("lambdesk.jobs")
 
 DEFAULT_BACKOFF_S = 2.0
-CALLBACK_ATTEMPTS = 3
-CALLBACK_TIMEOUT_S = 10.0
 FINISHED = (JobStatus.SUCCEEDED, JobStatus.FAILED)
 
-JobRunner = Callable[[Container, Job], Awaitable[dict[str, Any]]]
-_runners: dict[str, JobRunner] = {}
+JobRunner = Callable[[Job], Awaitable[dict[str, Any]]]
+JobDispatcher = Callable[[Job], Awaitable[None]]
 
 
 class PermanentJobError(LambdeskError):
@@ -52,16 +50,18 @@ class PermanentJobError(LambdeskError):
     code = "job_failed"
 
 
-def register_runner(kind: str, runner: JobRunner) -> None:
-    """Serve jobs of `kind` with `runner(container, job) -> result`."""
-    _runners[kind] = runner
+class InvokerDispatcher:
+    """Starts a job by an asynchronous (`Event`) invocation of its kind's function."""
 
+    def __init__(self, *, skills: SkillInvoker, functions: Mapping[str, str]) -> None:
+        self.skills = skills
+        self.functions = dict(functions)
 
-def runner_for(kind: str) -> JobRunner | None:
-    if kind not in _runners and kind == "voice":
-        import core.voice  # noqa: F401 - registers the voice runner
-
-    return _runners.get(kind)
+    async def __call__(self, job: Job) -> None:
+        name = self.functions.get(job.kind)
+        if name is None:
+            raise PermanentJobError(f"no function runs jobs of kind {job.kind!r}")
+        await self.skills.call_async(name, JobEvent(tenant_id=job.tenant_id, job_id=job.job_id))
 
 
 # --------------------------------------------------------------------------- state changes
@@ -181,86 +181,107 @@ def describe_error(exc: BaseException) -> str:
 # --------------------------------------------------------------------------- running
 
 
-async def process_job(
-    *,
-    container: Container,
-    tenant_id: str,
-    job_id: str,
-    backoff_s: float = DEFAULT_BACKOFF_S,
-    inline_retries: bool = False,
-) -> Job:
-    """Claim and run one job; with `inline_retries`, wait out the backoff and retry here."""
-    jobs = container.jobs
-    job = jobs.get_job(tenant_id=tenant_id, job_id=job_id)
-    while True:
-        if job.status in FINISHED:
-            return job
-        if not is_due(job):
-            if not inline_retries or job.status is not JobStatus.QUEUED:
+class JobService:
+    """Runs jobs: claims, runs the kind's runner, stores how it ended, hands callbacks over."""
+
+    def __init__(
+        self,
+        *,
+        jobs: JobStore,
+        runners: Mapping[str, JobRunner],
+        callbacks: CallbackSender | None = None,
+        backoff_s: float = DEFAULT_BACKOFF_S,
+    ) -> None:
+        self.jobs = jobs
+        self.runners = dict(runners)
+        self.callbacks = callbacks
+        self.backoff_s = backoff_s
+
+    @property
+    def kinds(self) -> tuple[str, ...]:
+        return tuple(self.runners)
+
+    async def process_job(
+        self, *, tenant_id: str, job_id: str, inline_retries: bool = False
+    ) -> Job:
+        """Claim and run one job; with `inline_retries`, wait out the backoff and retry here."""
+        jobs = self.jobs
+        job = jobs.get_job(tenant_id=tenant_id, job_id=job_id)
+        while True:
+            if job.status in FINISHED:
                 return job
-            assert job.next_attempt_at is not None
-            await asyncio.sleep(max((job.next_attempt_at - utcnow()).total_seconds(), 0.0))
-            job = jobs.get_job(tenant_id=tenant_id, job_id=job_id)
-            continue
-        claimed = claim_job(jobs=jobs, job=job)
-        if claimed is None:  # another worker has it
-            return jobs.get_job(tenant_id=tenant_id, job_id=job_id)
-        job = await run_claimed(container=container, job=claimed, backoff_s=backoff_s)
-        if job.status in FINISHED or not inline_retries:
-            return job
+            if not is_due(job):
+                if not inline_retries or job.status is not JobStatus.QUEUED:
+                    return job
+                assert job.next_attempt_at is not None
+                await asyncio.sleep(max((job.next_attempt_at - utcnow()).total_seconds(), 0.0))
+                job = jobs.get_job(tenant_id=tenant_id, job_id=job_id)
+                continue
+            claimed = claim_job(jobs=jobs, job=job)
+            if claimed is None:  # another worker has it
+                return jobs.get_job(tenant_id=tenant_id, job_id=job_id)
+            job = await self.run_claimed(claimed)
+            if job.status in FINISHED or not inline_retries:
+                return job
 
-
-async def run_claimed(*, container: Container, job: Job, backoff_s: float) -> Job:
-    """Run a job this worker has claimed and store how it ended (delivering the callback)."""
-    jobs = container.jobs
-    runner = runner_for(job.kind)
-    started = time.perf_counter()
-    try:
-        if runner is None:
-            raise PermanentJobError(f"no runner for job kind {job.kind!r}")
-        result = await runner(container, job)
-    except asyncio.CancelledError:
-        raise  # the process is stopping: the job stays running and is requeued at next start
-    except Exception as exc:
-        permanent = is_permanent(exc)
-        logger.warning(
+    async def run_claimed(self, job: Job) -> Job:
+        """Run a job this worker has claimed and store how it ended (handing its callback over)."""
+        jobs = self.jobs
+        runner = self.runners.get(job.kind)
+        started = time.perf_counter()
+        try:
+            if runner is None:
+                raise PermanentJobError(f"no runner for job kind {job.kind!r}")
+            result = await runner(job)
+        except asyncio.CancelledError:
+            raise  # the process is stopping: the job stays running and is requeued at next start
+        except Exception as exc:
+            permanent = is_permanent(exc)
+            logger.warning(
+                json.dumps(
+                    {
+                        "event": "job_attempt_failed",
+                        "tenant": job.tenant_id,
+                        "job_id": job.job_id,
+                        "kind": job.kind,
+                        "attempt": job.attempts,
+                        "permanent": permanent,
+                        "error": describe_error(exc)[:300],
+                    }
+                )
+            )
+            current = jobs.get_job(tenant_id=job.tenant_id, job_id=job.job_id)
+            ended = fail_attempt(
+                jobs=jobs,
+                job=current,
+                reason=describe_error(exc),
+                permanent=permanent,
+                backoff_s=self.backoff_s,
+            )
+        else:
+            ended = complete_job(jobs=jobs, job=job, result=result)
+        logger.info(
             json.dumps(
                 {
-                    "event": "job_attempt_failed",
-                    "tenant": job.tenant_id,
-                    "job_id": job.job_id,
-                    "kind": job.kind,
-                    "attempt": job.attempts,
-                    "permanent": permanent,
-                    "error": describe_error(exc)[:300],
+                    "event": "job_attempt_done",
+                    "tenant": ended.tenant_id,
+                    "job_id": ended.job_id,
+                    "kind": ended.kind,
+                    "status": ended.status.value,
+                    "ms": round((time.perf_counter() - started) * 1000, 1),
                 }
             )
         )
-        current = jobs.get_job(tenant_id=job.tenant_id, job_id=job.job_id)
-        ended = fail_attempt(
-            jobs=jobs,
-            job=current,
-            reason=describe_error(exc),
-            permanent=permanent,
-            backoff_s=backoff_s,
-        )
-    else:
-        ended = complete_job(jobs=jobs, job=job, result=result)
-    logger.info(
-        json.dumps(
-            {
-                "event": "job_attempt_done",
-                "tenant": ended.tenant_id,
-                "job_id": ended.job_id,
-                "kind": ended.kind,
-                "status": ended.status.value,
-                "ms": round((time.perf_counter() - started) * 1000, 1),
-            }
-        )
-    )
-    if ended.status in FINISHED and ended.callback_url:
-        await asyncio.to_thread(deliver_callback, job=ended, token_secret=container.token_secret)
-    return ended
+        if ended.status in FINISHED and ended.callback_url and self.callbacks is not None:
+            try:
+                await self.callbacks.send(ended, job_view(ended))
+            except Exception as exc:  # a callback never changes how the job ended
+                logger.warning(
+                    json.dumps(
+                        {"event": "callback_not_queued", "job_id": ended.job_id, "error": repr(exc)}
+                    )
+                )
+        return ended
 
 
 async def wait_for_job(*, jobs: JobStore, tenant_id: str, job_id: str, timeout: float) -> Job:
@@ -293,86 +314,3 @@ def job_view(job: Job) -> dict[str, Any]:
     if job.status is JobStatus.SUCCEEDED and job.result is not None:
         view.update({k: v for k, v in job.result.items() if not k.startswith("_")})
     return view
-
-
-# --------------------------------------------------------------------------- callbacks
-
-
-def callback_secret(*, token_secret: bytes, tenant_id: str) -> str:
-    """The tenant's callback signing secret: hex HMAC-SHA256(token_secret, "callback:" + tenant)."""
-    return hmac.new(token_secret, f"callback:{tenant_id}".encode(), hashlib.sha256).hexdigest()
-
-
-def sign_callback(*, secret: str, timestamp: str, body: bytes) -> str:
-    """`sha256=<hex HMAC-SHA256(secret, "<timestamp>.<body>")>`."""
-    mac = hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256)
-    return "sha256=" + mac.hexdigest()
-
-
-def verify_callback(*, secret: str, timestamp: str, body: bytes, signature: str) -> bool:
-    return hmac.compare_digest(
-        sign_callback(secret=secret, timestamp=timestamp, body=body), signature
-    )
-
-
-def deliver_callback(
-    *,
-    job: Job,
-    token_secret: bytes,
-    attempts: int = CALLBACK_ATTEMPTS,
-    backoff_s: float = 0.5,
-    timeout_s: float = CALLBACK_TIMEOUT_S,
-) -> bool:
-    """POST the job's view to its callback URL; retried on errors and 5xx. True when a 2xx came."""
-    import httpx
-
-    if not job.callback_url:
-        return False
-    body = json.dumps(job_view(job), separators=(",", ":")).encode()
-    secret = callback_secret(token_secret=token_secret, tenant_id=job.tenant_id)
-    for attempt in range(1, attempts + 1):
-        timestamp = str(int(time.time()))
-        headers = {
-            "Content-Type": "application/json",
-            "X-Lambdesk-Timestamp": timestamp,
-            "X-Lambdesk-Signature": sign_callback(secret=secret, timestamp=timestamp, body=body),
-            "X-Lambdesk-Job-Id": job.job_id,
-        }
-        try:
-            response = httpx.post(
-                job.callback_url, content=body, headers=headers, timeout=timeout_s
-            )
-            if response.is_success:
-                return True
-            if 400 <= response.status_code < 500 and response.status_code not in (408, 429):
-                logger.warning(
-                    json.dumps(
-                        {
-                            "event": "callback_rejected",
-                            "tenant": job.tenant_id,
-                            "job_id": job.job_id,
-                            "status": response.status_code,
-                        }
-                    )
-                )
-                return False
-            problem = f"HTTP {response.status_code}"
-        except httpx.HTTPError as exc:
-            problem = repr(exc)[:200]
-        logger.warning(
-            json.dumps(
-                {
-                    "event": "callback_failed",
-                    "tenant": job.tenant_id,
-                    "job_id": job.job_id,
-                    "attempt": attempt,
-                    "error": problem,
-                }
-            )
-        )
-        if attempt < attempts:
-            time.sleep(backoff_s * 2 ** (attempt - 1))
-    return False
-
-
-# --------------------------------------------------------------------------- local worker

@@ -166,6 +166,12 @@ class SessionState(BaseModel):
     expires_at: datetime | None = None
 
 
+def is_handed_off(state: SessionState) -> bool:
+    """THE predicate for "humans have this session" (waiting for an agent, or talking to one):
+    the bot stays quiet and the session is in the agents' queue."""
+    return state.handoff in (HandoffStatus.WAITING, HandoffStatus.ACTIVE)
+
+
 class MessagePage(BaseModel):
     items: list[Message]
     next_cursor: str | None = None

@@ -16,12 +16,12 @@ Order of precedence:
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
 
-from core.models import Citation, HandoffStatus, SessionState, Source, Tenant
+from core.models import Citation, HandoffStatus, SessionState, Source, Tenant, is_handed_off
+from core.skill_contracts import Hit, IntentResult
 
 AGENT_WILL_REPLY = "Thanks, your message was passed on. An agent will reply here shortly."
 MAX_ANSWER_CHARS = 600
@@ -81,39 +81,18 @@ def trim_passage(text: str, limit: int = MAX_ANSWER_CHARS) -> str:
     return (cut[:space] if space > 0 else cut).rstrip(",;:") + "…"
 
 
-def _ranked_intents(intent_result: Mapping[str, Any] | None) -> list[tuple[str, float]]:
-    """The intent ranking as (name, score), best first. Accepts dicts or pairs."""
-    if not intent_result:
-        return []
-    ranked: list[tuple[str, float]] = []
-    for item in intent_result.get("ranking") or []:
-        if isinstance(item, Mapping):
-            name = item.get("intent") or item.get("name") or item.get("label")
-            score = item.get("confidence", item.get("score", 0.0))
-        elif isinstance(item, list | tuple) and len(item) >= 2:
-            name, score = item[0], item[1]
-        else:
-            continue
-        if name:
-            ranked.append((str(name), float(score or 0.0)))
-    return sorted(ranked, key=lambda pair: pair[1], reverse=True)
-
-
-def _suggest_intents(
-    tenant: Tenant, intent_result: Mapping[str, Any] | None, exclude: str | None
-) -> list[str]:
+def _suggest_intents(tenant: Tenant, intent: IntentResult | None, exclude: str | None) -> list[str]:
+    ranking = sorted(intent.ranking, key=lambda r: r.confidence, reverse=True) if intent else []
     return [
-        humanize(name)
-        for name, _ in _ranked_intents(intent_result)
-        if name != exclude and name in tenant.responses
+        humanize(r.intent) for r in ranking if r.intent != exclude and r.intent in tenant.responses
     ][:MAX_SUGGESTIONS]
 
 
-def _suggest_titles(hits: Sequence[Mapping[str, Any]], exclude_doc: str | None) -> list[str]:
+def _suggest_titles(hits: Sequence[Hit], exclude_doc: str | None) -> list[str]:
     titles: list[str] = []
     for hit in hits:
-        title = str(hit.get("title") or "").strip()
-        if title and hit.get("doc_id") != exclude_doc and title not in titles:
+        title = hit.title.strip()
+        if title and hit.doc_id != exclude_doc and title not in titles:
             titles.append(title)
     return titles[:MAX_SUGGESTIONS]
 
@@ -123,11 +102,11 @@ def decide(
     tenant: Tenant,
     state: SessionState,
     text: str,
-    intent_result: Mapping[str, Any] | None,
-    hits: Sequence[Mapping[str, Any]],
+    intent_result: IntentResult | None,
+    hits: Sequence[Hit],
 ) -> Decision:
     """The bot's reply to `text` given the skills' results (None / [] when a skill failed)."""
-    if state.handoff in (HandoffStatus.WAITING, HandoffStatus.ACTIVE):
+    if is_handed_off(state):
         return Decision(
             text=AGENT_WILL_REPLY,
             source=Source.HANDOFF,
@@ -137,8 +116,8 @@ def decide(
             quiet=True,
         )
 
-    intent = (intent_result or {}).get("intent")
-    confidence = float((intent_result or {}).get("confidence") or 0.0) if intent_result else None
+    intent = intent_result.intent if intent_result else None
+    confidence = intent_result.confidence if intent_result else None
 
     if wants_human(text):
         return Decision(
@@ -151,26 +130,26 @@ def decide(
         )
 
     if intent and confidence is not None and confidence >= tenant.intent_threshold:
-        response = tenant.responses.get(str(intent))
+        response = tenant.responses.get(intent)
         if response:
             return Decision(
                 text=response,
                 source=Source.INTENT,
-                intent=str(intent),
+                intent=intent,
                 confidence=confidence,
-                suggestions=_suggest_intents(tenant, intent_result, exclude=str(intent)),
+                suggestions=_suggest_intents(tenant, intent_result, exclude=intent),
             )
 
-    ordered = sorted(hits, key=lambda h: float(h.get("score") or 0.0), reverse=True)
-    if ordered and float(ordered[0].get("score") or 0.0) >= tenant.knowledge_threshold:
+    ordered = sorted(hits, key=lambda h: h.score, reverse=True)
+    if ordered and ordered[0].score >= tenant.knowledge_threshold:
         best = ordered[0]
-        passage = trim_passage(str(best.get("text") or ""))
+        passage = trim_passage(best.text)
         if passage:
             citation = Citation(
-                doc_id=str(best.get("doc_id") or ""),
-                title=str(best.get("title") or ""),
-                chunk_id=str(best.get("chunk_id") or ""),
-                score=float(best.get("score") or 0.0),
+                doc_id=best.doc_id,
+                title=best.title,
+                chunk_id=best.chunk_id,
+                score=best.score,
                 snippet=passage[:200],
             )
             return Decision(

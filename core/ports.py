@@ -15,9 +15,11 @@ import builtins
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
-from core.errors import NotFound
+from pydantic import BaseModel, ValidationError
+
+from core.errors import NotFound, SkillError
 from core.ids import new_ulid
 from core.models import (
     ApiKey,
@@ -33,6 +35,9 @@ from core.models import (
     utcnow,
     validate_tenant_id,
 )
+from core.skill_contracts import describe_validation
+
+R = TypeVar("R", bound=BaseModel)
 
 
 def _alive(expires_at: datetime | None, now: datetime) -> bool:
@@ -132,20 +137,9 @@ class HistoryStore(abc.ABC):
     def append_messages(
         self, *, tenant_id: str, session_id: str, messages: Sequence[Message]
     ) -> list[Message]:
-        """Stamp ids and expiry, then write all messages atomically. Returns the stored copies."""
-        now = utcnow()
-        stamped: list[Message] = []
-        for message in messages:
-            if message.tenant_id != tenant_id or message.session_id != session_id:
-                raise ValueError("message belongs to another tenant or session")
-            stamped.append(
-                message.model_copy(
-                    update={
-                        "message_id": message.message_id or new_ulid(),
-                        "expires_at": message.expires_at or now + self.ttl,
-                    }
-                )
-            )
+        """Stamp ids and expiry, then write all messages (bulk imports; a turn uses `commit`).
+        Returns the stored copies."""
+        stamped = self._stamp(tenant_id, session_id, messages, utcnow())
         self._put_messages(tenant_id, session_id, stamped)
         return stamped
 
@@ -183,6 +177,19 @@ class HistoryStore(abc.ABC):
 
         Raises `VersionConflict` if another writer got there first.
         """
+        new, _ = self.commit(state, expected_version=expected_version)
+        return new
+
+    def commit(
+        self,
+        state: SessionState,
+        *,
+        expected_version: int | None,
+        messages: Sequence[Message] = (),
+    ) -> tuple[SessionState, list[Message]]:
+        """Write the session state and append `messages` in ONE atomic step (a turn is all or
+        nothing): the state gets version `expected_version + 1` (0 when creating, then it must
+        not exist yet) and `VersionConflict` leaves nothing written. Returns the stored copies."""
         now = utcnow()
         new = state.model_copy(
             update={
@@ -191,8 +198,26 @@ class HistoryStore(abc.ABC):
                 "expires_at": now + self.ttl,
             }
         )
-        self._put_state(new, expected_version)
-        return new
+        stamped = self._stamp(state.tenant_id, state.session_id, messages, now)
+        self._commit(new, expected_version, stamped)
+        return new, stamped
+
+    def _stamp(
+        self, tenant_id: str, session_id: str, messages: Sequence[Message], now: datetime
+    ) -> list[Message]:
+        stamped: list[Message] = []
+        for message in messages:
+            if message.tenant_id != tenant_id or message.session_id != session_id:
+                raise ValueError("message belongs to another tenant or session")
+            stamped.append(
+                message.model_copy(
+                    update={
+                        "message_id": message.message_id or new_ulid(),
+                        "expires_at": message.expires_at or now + self.ttl,
+                    }
+                )
+            )
+        return stamped
 
     def delete_session(self, *, tenant_id: str, session_id: str) -> bool:
         """Erase the session's messages and state. True if anything existed."""
@@ -249,8 +274,12 @@ class HistoryStore(abc.ABC):
     def _get_state(self, tenant_id: str, session_id: str) -> SessionState | None: ...
 
     @abc.abstractmethod
-    def _put_state(self, state: SessionState, expected_version: int | None) -> None:
-        """Conditional write; raise `VersionConflict` when the stored version is not expected."""
+    def _commit(
+        self, state: SessionState, expected_version: int | None, messages: list[Message]
+    ) -> None:
+        """One atomic write of the state (conditional on `expected_version`; None: it must not
+        exist, or be expired) and the messages; `VersionConflict` and nothing written when the
+        condition fails."""
 
     @abc.abstractmethod
     def _delete_session(self, tenant_id: str, session_id: str) -> bool: ...
@@ -383,10 +412,12 @@ class SkillContext:
 
 
 class SkillInvoker(abc.ABC):
-    """Calls a skill by name (`intent`, `retrieval`, `asr`, `tts`, `vision`, `voice`).
+    """Calls a skill by name (`intent`, `retrieval`, `asr`, `tts`, `vision`) or a job function
+    (`voice`).
 
     `invoke` waits for the result (raises `SkillTimeout` past `timeout`, `SkillError` when the skill
-    fails); `invoke_async` hands the event over and returns at once (jobs).
+    fails); `invoke_async` hands the event over and returns at once (jobs). Services use the typed
+    `call` / `call_async` with the contracts of `core.skill_contracts`.
     """
 
     @abc.abstractmethod
@@ -397,8 +428,41 @@ class SkillInvoker(abc.ABC):
     @abc.abstractmethod
     async def invoke_async(self, name: str, event: Mapping[str, Any]) -> None: ...
 
+    async def call(self, name: str, event: BaseModel, result: type[R], *, timeout: float) -> R:
+        """Invoke `name` with a contract event and read its answer as `result`; an answer of
+        another shape is a `SkillError` (the skill and the caller disagree on the contract)."""
+        raw = await self.invoke(
+            name, event.model_dump(mode="json", exclude_none=True), timeout=timeout
+        )
+        try:
+            return result.model_validate(raw)
+        except ValidationError as exc:
+            raise SkillError(name, f"unexpected result: {describe_validation(exc)}") from None
+
+    async def call_async(self, name: str, event: BaseModel) -> None:
+        await self.invoke_async(name, event.model_dump(mode="json", exclude_none=True))
+
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release pools and clients."""
+
+
+# --------------------------------------------------------------------------- callbacks
+
+
+class CallbackSender(abc.ABC):
+    """Delivers a finished job's signed callback (`core.callbacks`) to the URL its creator gave.
+
+    `send` only hands the delivery over: a slow or dead receiver must never hold up the job
+    that ended, nor anyone else's."""
+
+    @abc.abstractmethod
+    async def send(self, job: Job, body: Mapping[str, Any]) -> None: ...
+
+    async def start(self) -> None:  # noqa: B027 - optional hook
+        """Start background delivery (a local server's queue)."""
+
+    async def stop(self) -> None:  # noqa: B027 - optional hook
+        """Finish or drop what is queued and stop."""
 
 
 # --------------------------------------------------------------------------- conversation log

@@ -1,13 +1,35 @@
-"""Chat sessions: opening one (and its session token), origin checks for public credentials,
-and the tenant-scoped lookup every session route goes through."""
+"""Chat sessions: opening one (and its session token), origin checks for public credentials, the
+tenant-scoped lookup every session route goes through, and the ONE way session state changes.
+
+`SessionService.change(...)` is that way: under the session's process-local lock it takes the
+state (the one the caller already read, or a fresh read), asks a pure function for the new state
+and the messages to append, and writes both in one conditional, atomic step
+(`HistoryStore.commit`). When another writer got there first (`VersionConflict`) it re-reads and
+asks again, with one retry policy for every caller: turns, handoffs, agent replies.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import weakref
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
 from core.auth import Principal, PrincipalRole, issue_session_token
-from core.errors import Forbidden, NotFound
+from core.errors import Conflict, Forbidden, NotFound, VersionConflict
 from core.ids import new_id
-from core.models import Channel, SessionCreate, SessionCreated, SessionState, Tenant
+from core.models import (
+    Channel,
+    Message,
+    SessionCreate,
+    SessionCreated,
+    SessionState,
+    Tenant,
+)
 from core.ports import HistoryStore
+
+STATE_WRITE_ATTEMPTS = 5
+RETRY_BASE_S = 0.005
 
 
 def origin_allowed(*, tenant: Tenant, origin: str | None) -> bool:
@@ -18,60 +40,157 @@ def origin_allowed(*, tenant: Tenant, origin: str | None) -> bool:
     return any(a == "*" or a.rstrip("/") == origin for a in tenant.allowed_origins)
 
 
-def create_session_state(
-    *,
-    history: HistoryStore,
-    tenant_id: str,
-    channel: Channel = Channel.TEXT,
-    origin: str | None = None,
-    metadata: dict[str, object] | None = None,
-) -> SessionState:
-    """Store the state of a brand-new session (version 0)."""
-    state = SessionState(
-        tenant_id=tenant_id,
-        session_id=new_id("s_"),
-        channel=channel,
-        origin=origin,
-        slots={"metadata": dict(metadata)} if metadata else {},
-    )
-    return history.put_state(state, expected_version=None)
+def check_session_access(*, principal: Principal, session_id: str) -> None:
+    """A session token reaches its own session only (others look missing: 404)."""
+    if principal.role is PrincipalRole.SESSION and principal.session_id != session_id:
+        raise NotFound(f"session {session_id!r} not found")
 
 
-def open_session(
-    *,
-    history: HistoryStore,
-    tenant: Tenant,
-    principal: Principal,
-    secret: bytes,
-    token_ttl_s: int,
-    origin: str | None,
-    request: SessionCreate | None = None,
-) -> SessionCreated:
-    """Open a session for a widget key (from an allowed origin only) or an admin key."""
-    if principal.tenant_id != tenant.tenant_id:
-        raise NotFound("tenant not found")
-    if principal.role is PrincipalRole.WIDGET:
-        if not origin_allowed(tenant=tenant, origin=origin):
-            raise Forbidden("origin not allowed for this tenant", code="origin_not_allowed")
-    elif principal.role is not PrincipalRole.ADMIN:
-        raise Forbidden("a session token cannot open sessions", code="forbidden_role")
-    request = request or SessionCreate()
-    state = create_session_state(
-        history=history,
-        tenant_id=tenant.tenant_id,
-        channel=request.channel,
-        origin=origin,
-        metadata=request.metadata,
-    )
-    token, expires_at = issue_session_token(
-        secret=secret, tenant_id=tenant.tenant_id, session_id=state.session_id, ttl_s=token_ttl_s
-    )
-    return SessionCreated(
-        session_id=state.session_id,
-        session_token=token,
-        expires_at=expires_at,
-        greeting=tenant.greeting,
-    )
+class SessionLocks:
+    """Process-local per-session locks: writers of one session in this process queue up instead
+    of racing to a version conflict. A lock lives while someone holds a reference to it."""
+
+    def __init__(self) -> None:
+        self._locks: weakref.WeakValueDictionary[tuple[str, str], asyncio.Lock] = (
+            weakref.WeakValueDictionary()
+        )
+
+    def lock(self, *, tenant_id: str, session_id: str) -> asyncio.Lock:
+        key = (tenant_id, session_id)
+        found = self._locks.get(key)
+        if found is None:
+            found = asyncio.Lock()
+            self._locks[key] = found
+        return found
+
+
+@dataclass(frozen=True)
+class StateChange:
+    """What a change function asks for: the next state and the messages to append with it."""
+
+    state: SessionState
+    messages: Sequence[Message] = field(default_factory=tuple)
+
+
+Change = Callable[[SessionState], StateChange | None]
+
+
+@dataclass(frozen=True)
+class Committed:
+    """The outcome of `SessionService.change`: the state as stored (the unchanged one when the
+    change function asked for nothing) and the stored messages."""
+
+    state: SessionState
+    messages: list[Message]
+    changed: bool
+
+
+class SessionService:
+    """Opens sessions and changes their state, for one deployment's history store."""
+
+    def __init__(
+        self,
+        *,
+        history: HistoryStore,
+        locks: SessionLocks,
+        token_secret: bytes,
+        token_ttl_s: int,
+    ) -> None:
+        self.history = history
+        self.locks = locks
+        self.token_secret = token_secret
+        self.token_ttl_s = token_ttl_s
+
+    # reading ----------------------------------------------------------------
+    def require(self, *, tenant_id: str, session_id: str) -> SessionState:
+        """The session's state; `NotFound` for an unknown session or another tenant's."""
+        return require_session(history=self.history, tenant_id=tenant_id, session_id=session_id)
+
+    # creating ---------------------------------------------------------------
+    def create(
+        self,
+        *,
+        tenant_id: str,
+        channel: Channel = Channel.TEXT,
+        origin: str | None = None,
+        metadata: dict[str, object] | None = None,
+    ) -> SessionState:
+        """Store the state of a brand-new session (version 0)."""
+        state = SessionState(
+            tenant_id=tenant_id,
+            session_id=new_id("s_"),
+            channel=channel,
+            origin=origin,
+            slots={"metadata": dict(metadata)} if metadata else {},
+        )
+        return self.history.put_state(state, expected_version=None)
+
+    def open(
+        self,
+        *,
+        tenant: Tenant,
+        principal: Principal,
+        origin: str | None,
+        request: SessionCreate | None = None,
+    ) -> SessionCreated:
+        """Open a session for a widget key (from an allowed origin only) or an admin key."""
+        if principal.tenant_id != tenant.tenant_id:
+            raise NotFound("tenant not found")
+        if principal.role is PrincipalRole.WIDGET:
+            if not origin_allowed(tenant=tenant, origin=origin):
+                raise Forbidden("origin not allowed for this tenant", code="origin_not_allowed")
+        elif principal.role is not PrincipalRole.ADMIN:
+            raise Forbidden("a session token cannot open sessions", code="forbidden_role")
+        request = request or SessionCreate()
+        state = self.create(
+            tenant_id=tenant.tenant_id,
+            channel=request.channel,
+            origin=origin,
+            metadata=request.metadata,
+        )
+        token, expires_at = issue_session_token(
+            secret=self.token_secret,
+            tenant_id=tenant.tenant_id,
+            session_id=state.session_id,
+            ttl_s=self.token_ttl_s,
+        )
+        return SessionCreated(
+            session_id=state.session_id,
+            session_token=token,
+            expires_at=expires_at,
+            greeting=tenant.greeting,
+        )
+
+    # changing ---------------------------------------------------------------
+    async def change(
+        self,
+        *,
+        tenant_id: str,
+        session_id: str,
+        change: Change,
+        state: SessionState | None = None,
+    ) -> Committed:
+        """Apply `change` to the session's state and store the result with its messages, all at
+        once. `state` is what the caller already read (spares a read; a stale one only costs a
+        retry). `change` may raise to refuse (rate limit, …) and may run more than once, so it
+        must be pure. `Conflict` (409 `session_busy`) when writers keep colliding."""
+        async with self.locks.lock(tenant_id=tenant_id, session_id=session_id):
+            current = state
+            for attempt in range(STATE_WRITE_ATTEMPTS):
+                if current is None:
+                    current = self.require(tenant_id=tenant_id, session_id=session_id)
+                wanted = change(current)
+                if wanted is None:
+                    return Committed(state=current, messages=[], changed=False)
+                try:
+                    stored, messages = self.history.commit(
+                        wanted.state, expected_version=current.version, messages=wanted.messages
+                    )
+                    return Committed(state=stored, messages=messages, changed=True)
+                except VersionConflict:
+                    current = None
+                    await asyncio.sleep(RETRY_BASE_S * (attempt + 1))
+        raise Conflict("the session is busy; retry the request", code="session_busy")
 
 
 def require_session(*, history: HistoryStore, tenant_id: str, session_id: str) -> SessionState:
@@ -80,9 +199,3 @@ def require_session(*, history: HistoryStore, tenant_id: str, session_id: str) -
     if state is None:
         raise NotFound(f"session {session_id!r} not found")
     return state
-
-
-def check_session_access(*, principal: Principal, session_id: str) -> None:
-    """A session token reaches its own session only (others look missing: 404)."""
-    if principal.role is PrincipalRole.SESSION and principal.session_id != session_id:
-        raise NotFound(f"session {session_id!r} not found")

@@ -34,6 +34,8 @@ class Settings(BaseSettings):
     intent_timeout_s: float = Field(default=10.0, gt=0)
     retrieval_timeout_s: float = Field(default=10.0, gt=0)
     index_timeout_s: float = Field(default=300.0, gt=0)
+    asr_timeout_s: float = Field(default=120.0, gt=0)  # a probe or a transcription
+    tts_timeout_s: float = Field(default=60.0, gt=0)
     skill_workers: int = Field(default=4, gt=0)
     warmup: bool = True  # load the text models in the background when the server starts
 

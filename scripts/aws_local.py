@@ -31,8 +31,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tenant", default="demo", help="demo tenant to create ('' for none)")
     args = parser.parse_args(argv)
 
-    from infra.aws.local_lambda_server import LocalLambdaServer
-    from infra.aws.local_stack import provision, start_moto, use_fake_credentials
+    from devtools.local_lambda_server import LocalLambdaServer
+    from devtools.local_stack import provision, start_moto, use_fake_credentials
 
     use_fake_credentials()
     moto = start_moto(port=args.aws_port)
@@ -87,21 +87,21 @@ def main(argv: list[str] | None = None) -> int:
 
 def _create_demo_tenant(tenant_id: str, *, origin: str) -> None:
     from core.auth import create_tenant_with_keys
-    from core.bootstrap import build_container
+    from core.bootstrap import build_services
     from core.errors import Conflict
     from core.models import Tenant
 
-    container = build_container()
+    services = build_services()
     try:
         _, admin, widget = create_tenant_with_keys(
-            tenants=container.tenants,
+            tenants=services.tenants,
             tenant=Tenant(tenant_id=tenant_id, name=tenant_id, allowed_origins=[origin]),
         )
     except Conflict:
         print(f"tenant {tenant_id!r} exists", flush=True)
         return
     finally:
-        container.close()
+        services.close()
     print(f"tenant {tenant_id!r}: admin key {admin}  widget key {widget}", flush=True)
 
 

@@ -4,8 +4,9 @@ Every common format is accepted (wav, mp3, ogg/opus, webm/opus, m4a/aac, flac). 
 yields 16 kHz mono float32 samples (what Whisper wants); encoding turns float32 samples into any
 of those formats, resampling first where the codec needs it (opus only runs at 48 kHz).
 
-Errors are domain errors so the API can answer them directly: `AudioDecodeError` (422, "could not
-decode audio") and `NoSpeechError` (422, "no speech detected").
+Errors are domain errors with their status and code: `AudioDecodeError` (422, "could not decode
+audio"), `NoSpeechError` (422, "no speech detected") and `AudioTooLong` (413, counted while
+decoding). The speech skills report them to their callers as a `Fault` in the result.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from core.errors import Unprocessable
+from core.errors import PayloadTooLarge, Unprocessable
 
 log = logging.getLogger(__name__)
 
@@ -96,6 +97,17 @@ class NoSpeechError(Unprocessable):
         super().__init__(message)
 
 
+class AudioTooLong(PayloadTooLarge):
+    """The decoded audio runs past the limit (counted while decoding, never trusted from a
+    container's header)."""
+
+    code = "audio_too_long"
+
+    def __init__(self, max_seconds: float) -> None:
+        super().__init__(f"audio is longer than the limit of {max_seconds:g} s (max_audio_seconds)")
+        self.max_seconds = max_seconds
+
+
 @dataclass(frozen=True)
 class AudioInfo:
     """What a probe learns without keeping the samples."""
@@ -132,8 +144,9 @@ def _sniff(format_name: str) -> str:
 def probe(data: bytes, *, max_seconds: float | None = None) -> AudioInfo:
     """Duration and codec of `data`; `AudioDecodeError` when it is not decodable audio.
 
-    The container's duration is used when it has one; otherwise (e.g. a webm recorded in a
-    browser) the stream is decoded to count samples, stopping once past `max_seconds`.
+    The duration is what decoding finds, never the container's claim (a file can declare a
+    short length and hold ten minutes): every frame is decoded and counted, stopping as soon as
+    the count passes `max_seconds` (then the duration returned is just past the limit).
     """
     if not data:
         raise AudioDecodeError("could not decode audio: empty body")
@@ -146,27 +159,20 @@ def probe(data: bytes, *, max_seconds: float | None = None) -> AudioInfo:
         channels = int(stream.codec_context.channels or 0)
         codec = str(stream.codec_context.name)
         fmt = _sniff(str(container.format.name))
-        # Always decode (at least) the first frames: a header alone proves nothing.
         decoded = 0.0
-        declared: float | None = None
-        if container.duration is not None and container.duration > 0:
-            declared = float(container.duration) / 1_000_000  # av.time_base
-        elif stream.duration is not None and stream.time_base is not None:
-            declared = float(stream.duration * stream.time_base)
         try:
             for frame in container.decode(stream):
                 decoded += frame.samples / float(frame.sample_rate or rate or 1)
-                if declared is not None and decoded > 0:
-                    break  # decodable; trust the container for the length
                 if max_seconds is not None and decoded > max_seconds:
                     break
         except Exception as exc:
-            raise AudioDecodeError() from exc
+            if decoded <= 0:
+                raise AudioDecodeError() from exc
+            log.warning("audio stream ended with a decode error after %.1f s", decoded)
         if decoded <= 0:
             raise AudioDecodeError("could not decode audio: no audio frames")
-        duration = declared if declared is not None else decoded
         return AudioInfo(
-            duration_s=round(duration, 3),
+            duration_s=round(decoded, 3),
             format=fmt,
             codec=codec,
             sample_rate=rate,
@@ -176,14 +182,19 @@ def probe(data: bytes, *, max_seconds: float | None = None) -> AudioInfo:
         container.close()
 
 
-def decode(data: bytes, *, sample_rate: int = ASR_SAMPLE_RATE) -> np.ndarray:
-    """Decode any supported format to mono float32 samples at `sample_rate`."""
+def decode(
+    data: bytes, *, sample_rate: int = ASR_SAMPLE_RATE, max_seconds: float | None = None
+) -> np.ndarray:
+    """Decode any supported format to mono float32 samples at `sample_rate`; `AudioTooLong` as
+    soon as the decoded audio passes `max_seconds` (decoding stops there)."""
     import av
 
     if not data:
         raise AudioDecodeError("could not decode audio: empty body")
+    limit = None if max_seconds is None else int(max_seconds * sample_rate)
     container = _open(data)
     chunks: list[np.ndarray] = []
+    total = 0
     try:
         if not container.streams.audio:
             raise AudioDecodeError("could not decode audio: no audio stream")
@@ -192,10 +203,14 @@ def decode(data: bytes, *, sample_rate: int = ASR_SAMPLE_RATE) -> np.ndarray:
         try:
             for frame in container.decode(stream):
                 for out in resampler.resample(frame):
-                    chunks.append(out.to_ndarray().reshape(-1))
+                    chunk = out.to_ndarray().reshape(-1)
+                    chunks.append(chunk)
+                    total += len(chunk)
+                if limit is not None and total > limit:
+                    raise AudioTooLong(float(max_seconds or 0))
             for out in resampler.resample(None):  # flush
                 chunks.append(out.to_ndarray().reshape(-1))
-        except AudioDecodeError:
+        except (AudioDecodeError, AudioTooLong):
             raise
         except Exception as exc:
             if not chunks:
@@ -205,7 +220,10 @@ def decode(data: bytes, *, sample_rate: int = ASR_SAMPLE_RATE) -> np.ndarray:
         container.close()
     if not chunks:
         raise AudioDecodeError("could not decode audio: no audio frames")
-    return np.concatenate(chunks).astype(np.float32, copy=False)
+    samples = np.concatenate(chunks).astype(np.float32, copy=False)
+    if limit is not None and len(samples) > limit:
+        raise AudioTooLong(float(max_seconds or 0))
+    return samples
 
 
 def encode(samples: np.ndarray, *, sample_rate: int, fmt: str) -> bytes:
@@ -245,8 +263,19 @@ def encode(samples: np.ndarray, *, sample_rate: int, fmt: str) -> bytes:
     return buffer.getvalue()
 
 
+def native_rate(data: bytes) -> int:
+    """The sample rate the audio's first stream declares (ASR's rate when it declares none)."""
+    container = _open(data)
+    try:
+        if not container.streams.audio:
+            raise AudioDecodeError("could not decode audio: no audio stream")
+        stream = container.streams.audio[0]
+        return int(stream.codec_context.sample_rate or stream.rate or ASR_SAMPLE_RATE)
+    finally:
+        container.close()
+
+
 def transcode(data: bytes, *, fmt: str, sample_rate: int | None = None) -> bytes:
     """Re-encode any supported audio as `fmt` (keeps the input rate unless told otherwise)."""
-    info = probe(data)
-    rate = sample_rate or info.sample_rate or ASR_SAMPLE_RATE
+    rate = sample_rate or native_rate(data)
     return encode(decode(data, sample_rate=rate), sample_rate=rate, fmt=fmt)

@@ -32,7 +32,7 @@ def settings(tmp_path: Path) -> Settings:
 def moto_server() -> Iterator[str]:
     """The endpoint URL of one moto server (127.0.0.1, any free port, fake credentials) shared
     by the whole test session; tests isolate themselves with fresh tables and buckets."""
-    from infra.aws.local_stack import FAKE_CREDENTIALS, start_moto
+    from devtools.local_stack import FAKE_CREDENTIALS, start_moto
 
     with pytest.MonkeyPatch.context() as patch:
         for key, value in FAKE_CREDENTIALS.items():

@@ -84,7 +84,9 @@ class MemoryHistoryStore(HistoryStore):
     def _get_state(self, tenant_id: str, session_id: str) -> SessionState | None:
         return self.states.get((tenant_id, session_id))
 
-    def _put_state(self, state: SessionState, expected_version: int | None) -> None:
+    def _commit(
+        self, state: SessionState, expected_version: int | None, messages: list[Message]
+    ) -> None:
         key = (state.tenant_id, state.session_id)
         with self._lock:
             current = self.states.get(key)
@@ -97,6 +99,8 @@ class MemoryHistoryStore(HistoryStore):
                     f"session {state.session_id!r} state changed (expected {expected_version})"
                 )
             self.states[key] = state
+            stored = self.messages.setdefault(key, {})
+            stored.update({m.message_id: m for m in messages})
 
     def _delete_session(self, tenant_id: str, session_id: str) -> bool:
         with self._lock:

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
-from api.deps import AdminDep, ContainerDep
+from api.deps import AdminDep, ServicesDep
 from core.analytics import summarize
 
 router = APIRouter(prefix="/v1/analytics", tags=["analytics"])
@@ -16,9 +16,9 @@ router = APIRouter(prefix="/v1/analytics", tags=["analytics"])
 @router.get("/summary")
 async def summary(
     principal: AdminDep,
-    container: ContainerDep,
+    services: ServicesDep,
     since: Annotated[datetime | None, Query()] = None,
 ) -> dict[str, Any]:
     if since is not None and since.tzinfo is None:
         since = since.replace(tzinfo=UTC)
-    return summarize(history=container.history, tenant_id=principal.tenant_id, since=since)
+    return summarize(history=services.history, tenant_id=principal.tenant_id, since=since)

@@ -7,8 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Header
 
-from api.deps import ContainerDep, PrincipalDep, RequestIdDep, TenantDep
-from core import conversation
+from api.deps import PrincipalDep, RequestIdDep, ServicesDep, TenantDep
 from core.models import ChatReply, ChatRequest
 
 router = APIRouter(prefix="/v1", tags=["chat"])
@@ -19,12 +18,11 @@ async def chat(
     body: ChatRequest,
     principal: PrincipalDep,
     tenant: TenantDep,
-    container: ContainerDep,
+    services: ServicesDep,
     request_id: RequestIdDep,
     idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
 ) -> ChatReply:
-    return await conversation.chat(
-        container=container,
+    return await services.conversation.chat(
         tenant=tenant,
         principal=principal,
         request=body,

@@ -9,8 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
-from api.deps import AdminDep, AdminSessionDep, ContainerDep, SessionDep, TenantDep
-from core import handoff
+from api.deps import AdminDep, AdminSessionDep, ServicesDep, SessionDep, TenantDep
 from core.models import HandoffStatus, Message, SessionState
 
 router = APIRouter(prefix="/v1", tags=["handoff"])
@@ -51,45 +50,34 @@ class AgentMessageCreate(BaseModel):
 async def request_handoff(
     state: SessionDep,
     tenant: TenantDep,
-    container: ContainerDep,
+    services: ServicesDep,
     body: HandoffRequest | None = None,
 ) -> HandoffInfo:
-    updated = await handoff.request_handoff(
-        container=container,
-        tenant=tenant,
-        session_id=state.session_id,
-        reason=body.reason if body else None,
+    updated = await services.handoffs.request(
+        tenant=tenant, state=state, reason=body.reason if body else None
     )
     return HandoffInfo.of(updated)
 
 
 @router.delete("/sessions/{session_id}/handoff")
-async def close_handoff(state: AdminSessionDep, container: ContainerDep) -> HandoffInfo:
+async def close_handoff(state: AdminSessionDep, services: ServicesDep) -> HandoffInfo:
     """The agent is done: the bot answers the session again (admin key)."""
-    closed = await handoff.close_handoff(
-        container=container, tenant_id=state.tenant_id, session_id=state.session_id
-    )
+    closed = await services.handoffs.close(state=state)
     return HandoffInfo.of(closed)
 
 
 @router.get("/handoffs")
 async def list_handoffs(
     principal: AdminDep,
-    container: ContainerDep,
+    services: ServicesDep,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> HandoffQueue:
-    states = handoff.list_handoffs(container=container, tenant_id=principal.tenant_id, limit=limit)
+    states = services.handoffs.queue(tenant_id=principal.tenant_id, limit=limit)
     return HandoffQueue(items=[HandoffInfo.of(s) for s in states])
 
 
 @router.post("/sessions/{session_id}/agent-messages", status_code=201)
 async def add_agent_message(
-    state: AdminSessionDep, container: ContainerDep, body: AgentMessageCreate
+    state: AdminSessionDep, services: ServicesDep, body: AgentMessageCreate
 ) -> Message:
-    return await handoff.add_agent_message(
-        container=container,
-        tenant_id=state.tenant_id,
-        session_id=state.session_id,
-        text=body.text,
-        agent=body.agent,
-    )
+    return await services.handoffs.add_agent_message(state=state, text=body.text, agent=body.agent)

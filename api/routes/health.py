@@ -6,11 +6,11 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from api.deps import ContainerDep
+from api.deps import ServicesDep
 
 router = APIRouter(tags=["health"])
 
 
 @router.get("/healthz")
-async def healthz(container: ContainerDep) -> dict[str, Any]:
-    return {"status": "ok", "backend": container.settings.backend}
+async def healthz(services: ServicesDep) -> dict[str, Any]:
+    return {"status": "ok", "backend": services.settings.backend}

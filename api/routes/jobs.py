@@ -6,27 +6,25 @@ to; any other caller gets 404, exactly as for a missing job.
 
 from __future__ import annotations
 
-import asyncio
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query
 from fastapi.responses import Response
 
-from api.deps import ContainerDep, PrincipalDep
+from api.deps import PrincipalDep, ServicesDep
 from core.auth import Principal, PrincipalRole
-from core.bootstrap import Container
+from core.bootstrap import Services
 from core.errors import NotFound
 from core.jobs import job_view
 from core.models import Job
-from core.voice import reply_audio
 
 router = APIRouter(prefix="/v1", tags=["jobs"])
 
 JobIdPath = Annotated[str, Path(min_length=1, max_length=128)]
 
 
-def _owned_job(container: Container, principal: Principal, job_id: str) -> Job:
-    job = container.jobs.get_job(tenant_id=principal.tenant_id, job_id=job_id)
+def _owned_job(services: Services, principal: Principal, job_id: str) -> Job:
+    job = services.jobs.get_job(tenant_id=principal.tenant_id, job_id=job_id)
     if principal.role is PrincipalRole.SESSION and job.payload.get("session_id") != (
         principal.session_id
     ):
@@ -35,8 +33,8 @@ def _owned_job(container: Container, principal: Principal, job_id: str) -> Job:
 
 
 @router.get("/jobs/{job_id}")
-async def get_job(job_id: JobIdPath, principal: PrincipalDep, container: ContainerDep) -> Any:
-    job = _owned_job(container, principal, job_id)
+async def get_job(job_id: JobIdPath, principal: PrincipalDep, services: ServicesDep) -> Any:
+    job = _owned_job(services, principal, job_id)
     return {
         **job_view(job),
         "session_id": job.payload.get("session_id"),
@@ -48,11 +46,9 @@ async def get_job(job_id: JobIdPath, principal: PrincipalDep, container: Contain
 async def get_job_audio(
     job_id: JobIdPath,
     principal: PrincipalDep,
-    container: ContainerDep,
+    services: ServicesDep,
     format: Annotated[str, Query(pattern="^(ogg|wav|mp3)$")] = "ogg",
 ) -> Response:
-    job = _owned_job(container, principal, job_id)
-    data, media_type = await asyncio.to_thread(
-        reply_audio, container=container, job=job, fmt=format
-    )
+    job = _owned_job(services, principal, job_id)
+    data, media_type = await services.voice.reply_audio(job=job, fmt=format)
     return Response(content=data, media_type=media_type)

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, Field
 from starlette.datastructures import UploadFile
 
-from api.deps import AdminDep, AnyPrincipalDep, ContainerDep
+from api.deps import AdminDep, AnyPrincipalDep, ServicesDep
 from core.auth import PrincipalRole
 from core.errors import BadRequest, Forbidden, NotFound
 from knowledge import documents
@@ -67,57 +67,57 @@ async def _upload(request: Request, filename: str | None) -> tuple[str, str | No
 async def add_document(
     request: Request,
     principal: AdminDep,
-    container: ContainerDep,
+    services: ServicesDep,
     filename: Annotated[str | None, Query(max_length=255)] = None,
 ) -> DocumentInfo:
     name, content_type, data = await _upload(request, filename)
-    settings = container.settings
+    settings = services.settings
     return await documents.add_document(
         tenant_id=principal.tenant_id,
         filename=name,
         content_type=content_type,
         data=data,
-        blobs=container.blobs,
-        skills=container.skills,
+        blobs=services.blobs,
+        skills=services.skills,
         max_bytes=settings.max_document_bytes,
         timeout=settings.index_timeout_s,
     )
 
 
 @router.get("/documents")
-async def list_documents(principal: AdminDep, container: ContainerDep) -> DocumentList:
+async def list_documents(principal: AdminDep, services: ServicesDep) -> DocumentList:
     return DocumentList(
-        items=documents.list_documents(tenant_id=principal.tenant_id, blobs=container.blobs)
+        items=documents.list_documents(tenant_id=principal.tenant_id, blobs=services.blobs)
     )
 
 
 @router.delete("/documents/{doc_id}", status_code=204)
 async def delete_document(
-    doc_id: str, principal: AnyPrincipalDep, container: ContainerDep
+    doc_id: str, principal: AnyPrincipalDep, services: ServicesDep
 ) -> Response:
     if not valid_doc_id(doc_id):
         raise NotFound(f"document {doc_id!r} not found")
     if principal.role is not PrincipalRole.ADMIN:
         # Look the id up in the caller's tenant first: another tenant's id is 404, like a miss.
-        documents.get_document(tenant_id=principal.tenant_id, doc_id=doc_id, blobs=container.blobs)
+        documents.get_document(tenant_id=principal.tenant_id, doc_id=doc_id, blobs=services.blobs)
         raise Forbidden("this needs the tenant's admin key", code="admin_required")
     await documents.delete_document(
         tenant_id=principal.tenant_id,
         doc_id=doc_id,
-        blobs=container.blobs,
-        skills=container.skills,
-        timeout=container.settings.index_timeout_s,
+        blobs=services.blobs,
+        skills=services.skills,
+        timeout=services.settings.index_timeout_s,
     )
     return Response(status_code=204)
 
 
 @router.post("/search")
-async def search(principal: AdminDep, container: ContainerDep, body: SearchRequest) -> SearchResult:
+async def search(principal: AdminDep, services: ServicesDep, body: SearchRequest) -> SearchResult:
     hits = await documents.search(
         tenant_id=principal.tenant_id,
         query=body.query,
         top_k=body.top_k,
-        skills=container.skills,
-        timeout=container.settings.retrieval_timeout_s,
+        skills=services.skills,
+        timeout=services.settings.retrieval_timeout_s,
     )
     return SearchResult(hits=hits)

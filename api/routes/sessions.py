@@ -7,9 +7,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
 
-from api.deps import AdminSessionDep, ContainerDep, OpenerDep, SessionDep, TenantDep
+from api.deps import AdminSessionDep, OpenerDep, ServicesDep, SessionDep, TenantDep
 from core.models import MessagePage, SessionCreate, SessionCreated
-from core.sessions import open_session
 
 router = APIRouter(prefix="/v1/sessions", tags=["sessions"])
 
@@ -19,33 +18,27 @@ async def create_session(
     request: Request,
     principal: OpenerDep,
     tenant: TenantDep,
-    container: ContainerDep,
+    services: ServicesDep,
     body: SessionCreate | None = None,
 ) -> SessionCreated:
-    return open_session(
-        history=container.history,
-        tenant=tenant,
-        principal=principal,
-        secret=container.token_secret,
-        token_ttl_s=container.settings.session_token_ttl_s,
-        origin=request.headers.get("origin"),
-        request=body,
+    return services.sessions.open(
+        tenant=tenant, principal=principal, origin=request.headers.get("origin"), request=body
     )
 
 
 @router.get("/{session_id}/messages")
 async def list_messages(
     state: SessionDep,
-    container: ContainerDep,
+    services: ServicesDep,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
 ) -> MessagePage:
-    return container.history.list_messages(
+    return services.history.list_messages(
         tenant_id=state.tenant_id, session_id=state.session_id, limit=limit, cursor=cursor
     )
 
 
 @router.delete("/{session_id}", status_code=204)
-async def delete_session(state: AdminSessionDep, container: ContainerDep) -> Response:
-    container.history.delete_session(tenant_id=state.tenant_id, session_id=state.session_id)
+async def delete_session(state: AdminSessionDep, services: ServicesDep) -> Response:
+    services.history.delete_session(tenant_id=state.tenant_id, session_id=state.session_id)
     return Response(status_code=204)

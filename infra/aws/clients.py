@@ -34,7 +34,7 @@ def aws_clients(settings: Settings) -> AwsClients:
     """The process's clients for this region and endpoint (cached).
 
     Lambda honours the SDK's standard `AWS_ENDPOINT_URL_LAMBDA` over `settings.aws_endpoint_url`:
-    locally, functions run on their own endpoint (`infra.aws.local_lambda_server`) because moto
+    locally, functions run on their own endpoint (`devtools.local_lambda_server`) because moto
     cannot execute them without docker.
     """
     lambda_endpoint = os.environ.get("AWS_ENDPOINT_URL_LAMBDA") or settings.aws_endpoint_url

@@ -55,13 +55,7 @@ class DynamoDBHistoryStore(HistoryStore):
     # messages ---------------------------------------------------------------
     def _put_messages(self, tenant_id: str, session_id: str, messages: list[Message]) -> None:
         pk = session_pk(tenant_id, session_id)
-        items = [
-            ttl_attr(
-                {"PK": s(pk), "SK": s(f"MSG#{m.message_id}"), "data": s(m.model_dump_json())},
-                m.expires_at,
-            )
-            for m in messages
-        ]
+        items = [self._message_item(pk, m) for m in messages]
         if len(items) <= TRANSACTION_LIMIT:  # a turn: all or nothing
             self.client.transact_write_items(
                 TransactItems=[{"Put": {"TableName": self.table, "Item": i}} for i in items]
@@ -110,10 +104,13 @@ class DynamoDBHistoryStore(HistoryStore):
         item = response.get("Item")
         return SessionState.model_validate_json(item["data"]["S"]) if item else None
 
-    def _put_state(self, state: SessionState, expected_version: int | None) -> None:
+    def _commit(
+        self, state: SessionState, expected_version: int | None, messages: list[Message]
+    ) -> None:
         activity = f"{sortable_time(state.last_activity)}#{state.session_id}"
+        pk = session_pk(state.tenant_id, state.session_id)
         item: dict[str, Any] = {
-            "PK": s(session_pk(state.tenant_id, state.session_id)),
+            "PK": s(pk),
             "SK": s("STATE"),
             "version": n(state.version),
             "GSI1PK": s(tenant_pk(state.tenant_id)),
@@ -131,19 +128,41 @@ class DynamoDBHistoryStore(HistoryStore):
         else:
             condition = "version = :v"
             values = {":v": n(expected_version)}
+        if len(messages) + 1 > TRANSACTION_LIMIT:
+            raise ValueError(f"a commit holds at most {TRANSACTION_LIMIT - 1} messages")
+        put_state = {
+            "TableName": self.table,
+            "Item": item,
+            "ConditionExpression": condition,
+            "ExpressionAttributeValues": values,
+        }
         try:
-            self.client.put_item(
-                TableName=self.table,
-                Item=item,
-                ConditionExpression=condition,
-                ExpressionAttributeValues=values,
-            )
+            if not messages:
+                self.client.put_item(**put_state)
+            else:  # the state and the turn's messages: one TransactWriteItems, all or nothing
+                actions: list[dict[str, Any]] = [{"Put": put_state}]
+                actions.extend(
+                    {"Put": {"TableName": self.table, "Item": self._message_item(pk, m)}}
+                    for m in messages
+                )
+                self.client.transact_write_items(TransactItems=actions)
         except Exception as exc:
             if is_condition_failure(exc):
                 raise VersionConflict(
                     f"session {state.session_id!r} changed (expected version {expected_version})"
                 ) from exc
             raise
+
+    @staticmethod
+    def _message_item(pk: str, message: Message) -> dict[str, Any]:
+        return ttl_attr(
+            {
+                "PK": s(pk),
+                "SK": s(f"MSG#{message.message_id}"),
+                "data": s(message.model_dump_json()),
+            },
+            message.expires_at,
+        )
 
     def _delete_session(self, tenant_id: str, session_id: str) -> bool:
         keys = [

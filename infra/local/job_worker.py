@@ -1,11 +1,11 @@
 """The local job worker: runs queued jobs inside the server process, on its event loop.
 
-`await worker.start()` registers the worker with `core.voice` (so the `voice` skill wakes it
-instead of running jobs itself), puts back in the queue every job a previous process left
-`running`, and starts a poll loop. Each poll (every `poll_interval_s`, or at once when woken)
-lists the unfinished jobs, and claims and runs those that are due, at most `concurrency` at a
-time; a claim is a conditional update, so a job runs exactly once even with several workers.
-Failed attempts come back after an exponential backoff (`core.jobs.fail_attempt`).
+`LocalWakeup` is the local backend's `JobDispatcher`: starting a job only wakes the worker (the
+job is already stored). `await worker.start()` puts back in the queue every job a previous
+process left `running`, and starts a poll loop. Each poll (every `poll_interval_s`, or at once
+when woken) lists the unfinished jobs, and claims and runs those that are due, at most
+`concurrency` at a time; a claim is a conditional update, so a job runs exactly once even with
+several workers. Failed attempts come back after an exponential backoff (`core.jobs.fail_attempt`).
 
 `await worker.stop()` stops polling and waits up to `grace_s` for running jobs; jobs cut off then
 stay `running` and are requeued by the next `start()`.
@@ -17,41 +17,56 @@ import asyncio
 import contextlib
 import json
 import logging
+import threading
 
-from core.bootstrap import Container
-from core.jobs import (
-    DEFAULT_BACKOFF_S,
-    claim_job,
-    is_due,
-    requeue_interrupted,
-    run_claimed,
-    runner_for,
-)
+from core.jobs import JobService, claim_job, is_due, requeue_interrupted
 from core.models import Job, JobStatus
-from core.voice import register_local_worker, unregister_local_worker
+from core.ports import JobStore
 
 logger = logging.getLogger("lambdesk.job_worker")
 
 
+class LocalWakeup:
+    """A `JobDispatcher` that wakes the worker of this process (thread-safe; a no-op until a
+    worker listens, whose first poll finds the job anyway)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._listener: JobWorker | None = None
+
+    def listen(self, worker: JobWorker | None) -> None:
+        with self._lock:
+            self._listener = worker
+
+    def wake(self) -> None:
+        with self._lock:
+            worker = self._listener
+        if worker is not None:
+            worker.wake()
+
+    async def __call__(self, job: Job) -> None:
+        self.wake()
+
+
 class JobWorker:
-    """Polls the JobStore and runs due jobs of the kinds that have a runner."""
+    """Polls the JobStore and runs due jobs of the kinds the job service has runners for."""
 
     def __init__(
         self,
-        container: Container,
         *,
+        service: JobService,
+        jobs: JobStore,
+        wakeup: LocalWakeup | None = None,
         concurrency: int = 2,
         poll_interval_s: float = 1.0,
-        backoff_s: float = DEFAULT_BACKOFF_S,
         grace_s: float = 30.0,
-        kinds: tuple[str, ...] = ("voice",),
     ) -> None:
-        self.container = container
+        self.service = service
+        self.jobs = jobs
+        self.wakeup = wakeup
         self.concurrency = concurrency
         self.poll_interval_s = poll_interval_s
-        self.backoff_s = backoff_s
         self.grace_s = grace_s
-        self.kinds = kinds
         self._loop: asyncio.AbstractEventLoop | None = None
         self._wake: asyncio.Event | None = None
         self._task: asyncio.Task[None] | None = None
@@ -66,11 +81,17 @@ class JobWorker:
         self._wake = asyncio.Event()
         self._stopping = False
         self.recover()
-        register_local_worker(self.container.settings, self.wake)
+        if self.wakeup is not None:
+            self.wakeup.listen(self)
         self._task = asyncio.create_task(self._poll_loop(), name="job-worker")
 
+    @property
+    def kinds(self) -> tuple[str, ...]:
+        return self.service.kinds
+
     async def stop(self) -> None:
-        unregister_local_worker(self.container.settings, self.wake)
+        if self.wakeup is not None:
+            self.wakeup.listen(None)
         if self._task is not None:
             # A flag, not Task.cancel(): on Python 3.11 `asyncio.wait_for` can swallow a
             # cancellation that lands as its inner wait completes, and the loop would run on.
@@ -90,19 +111,19 @@ class JobWorker:
     def recover(self) -> int:
         """Requeue the jobs a previous process left running; returns how many."""
         count = 0
-        for job in self.container.jobs.list_unfinished(limit=1000):
+        for job in self.jobs.list_unfinished(limit=1000):
             if (
                 job.kind in self.kinds
                 and job.status is JobStatus.RUNNING
-                and requeue_interrupted(jobs=self.container.jobs, job=job) is not None
+                and requeue_interrupted(jobs=self.jobs, job=job) is not None
             ):
                 count += 1
         if count:
             logger.info(json.dumps({"event": "jobs_requeued", "count": count}))
         return count
 
-    def wake(self, tenant_id: str = "", job_id: str = "") -> None:
-        """Poll now (thread-safe: the skill invoker calls this from its pool)."""
+    def wake(self) -> None:
+        """Poll now (thread-safe)."""
         loop, event = self._loop, self._wake
         if loop is None or event is None or loop.is_closed():
             return
@@ -126,15 +147,13 @@ class JobWorker:
         if free <= 0:
             return 0
         started = 0
-        for job in self.container.jobs.list_unfinished(limit=200):
+        for job in self.jobs.list_unfinished(limit=200):
             if started >= free:
                 break
             key = (job.tenant_id, job.job_id)
             if job.kind not in self.kinds or key in self._running or not is_due(job):
                 continue
-            if runner_for(job.kind) is None:
-                continue
-            claimed = claim_job(jobs=self.container.jobs, job=job)
+            claimed = claim_job(jobs=self.jobs, job=job)
             if claimed is None:
                 continue
             task = asyncio.create_task(self._run(claimed), name=f"job-{job.job_id}")
@@ -145,7 +164,7 @@ class JobWorker:
     async def _run(self, job: Job) -> None:
         key = (job.tenant_id, job.job_id)
         try:
-            await run_claimed(container=self.container, job=job, backoff_s=self.backoff_s)
+            await self.service.run_claimed(job)
         except asyncio.CancelledError:
             raise
         except Exception as exc:

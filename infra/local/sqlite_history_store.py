@@ -123,7 +123,9 @@ class SqliteHistoryStore(HistoryStore):
         )
         return None if row is None else SessionState.model_validate_json(row[0])
 
-    def _put_state(self, state: SessionState, expected_version: int | None) -> None:
+    def _commit(
+        self, state: SessionState, expected_version: int | None, messages: list[Message]
+    ) -> None:
         values = (
             state.tenant_id,
             state.session_id,
@@ -133,7 +135,7 @@ class SqliteHistoryStore(HistoryStore):
             to_epoch(state.expires_at),
             state.model_dump_json(),
         )
-        with self.db.transaction() as conn:
+        with self.db.transaction() as conn:  # the state and the messages, or neither
             if expected_version is None:
                 # Create; an expired state (invisible to readers) counts as absent.
                 cursor = conn.execute(
@@ -157,6 +159,21 @@ class SqliteHistoryStore(HistoryStore):
                 raise VersionConflict(
                     f"session {state.session_id!r} state changed (expected version "
                     f"{expected_version})"
+                )
+            if messages:
+                conn.executemany(
+                    "INSERT OR REPLACE INTO messages "
+                    "(tenant_id, session_id, message_id, expires_at, data) VALUES (?, ?, ?, ?, ?)",
+                    [
+                        (
+                            state.tenant_id,
+                            state.session_id,
+                            m.message_id,
+                            to_epoch(m.expires_at),
+                            m.model_dump_json(),
+                        )
+                        for m in messages
+                    ],
                 )
 
     def _delete_session(self, tenant_id: str, session_id: str) -> bool:

@@ -1,9 +1,10 @@
 """The intent skill: classify a customer's text into one of the tenant's intents.
 
-Event `{"tenant_id", "text"}` → `{"intent", "confidence", "ranking", "model_version"}`; `intent`
-is None when the top confidence is below the model's tuned out-of-scope threshold, or when the
-tenant has no model (then confidence 0.0 and model_version None). A batch event
-`{"tenant_id", "texts": [...]}` → `{"results": [...]}`.
+Event `IntentEvent` `{"tenant_id", "text"}` → `IntentResult` `{"intent", "confidence", "ranking",
+"model_version"}` (contracts in `core.skill_contracts`); `intent` is None when the top confidence
+is below the model's tuned out-of-scope threshold, or when the tenant has no model (then
+confidence 0.0 and model_version None). A batch event `IntentBatchEvent` `{"tenant_id", "texts":
+[...]}` → `IntentBatchResult` `{"results": [...]}`.
 
 The encoder and each tenant's model load lazily and stay cached; the model cache is keyed by
 (tenant, version), and CURRENT is read on every call, so a retrained model is picked up at once.
@@ -14,8 +15,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from core.errors import BadRequest
 from core.ports import BlobStore, SkillContext
+from core.skill_contracts import IntentBatchEvent, IntentEvent, parse_event
 from skills.intent.model import ModelCache
 
 _models = ModelCache()
@@ -38,17 +39,11 @@ def classify(*, tenant_id: str, texts: Sequence[str], blobs: BlobStore) -> list[
 
 
 def run(event: Mapping[str, Any], ctx: SkillContext) -> dict[str, Any]:
-    tenant_id = event.get("tenant_id")
-    if not isinstance(tenant_id, str) or not tenant_id:
-        raise BadRequest("intent: tenant_id is required")
-    if "texts" in event:
-        texts = event["texts"]
-        if not isinstance(texts, list) or not all(isinstance(t, str) for t in texts):
-            raise BadRequest("intent: texts must be a list of strings")
-        return {"results": classify(tenant_id=tenant_id, texts=texts, blobs=ctx.blobs)}
-    text = event.get("text")
-    if not isinstance(text, str):
-        raise BadRequest("intent: text is required")
-    if not text.strip():
+    if isinstance(event, Mapping) and "texts" in event:
+        batch = parse_event("intent", IntentBatchEvent, event)
+        results = classify(tenant_id=batch.tenant_id, texts=batch.texts, blobs=ctx.blobs)
+        return {"results": results}
+    single = parse_event("intent", IntentEvent, event)
+    if not single.text.strip():
         return _no_model()
-    return classify(tenant_id=tenant_id, texts=[text], blobs=ctx.blobs)[0]
+    return classify(tenant_id=single.tenant_id, texts=[single.text], blobs=ctx.blobs)[0]

@@ -1,14 +1,16 @@
-"""AWS Lambda entry for the retrieval skill: runs `skills.retrieval.skill.run` on each event
-with the process's skill context (built once per warm container)."""
+"""AWS Lambda entry for the retrieval skill: runs `skills.retrieval.skill.run` on each event with
+the process's skill context, built at import (the init phase) and reused while the container is
+warm."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from core.bootstrap import process_skill_context
+from core.bootstrap import build_skill_context
+from skills.retrieval.skill import run
+
+context = build_skill_context()
 
 
-def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    from skills.retrieval.skill import run
-
-    return run(event, process_skill_context())
+def handler(event: dict[str, Any], lambda_context: Any) -> dict[str, Any]:
+    return run(event, context)

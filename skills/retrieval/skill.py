@@ -1,6 +1,7 @@
 """The retrieval skill: semantic search over a tenant's knowledge base, and (re)indexing.
 
-Events (all carry `tenant_id`):
+Events (all carry `tenant_id`; contracts in `core.skill_contracts`: `SearchEvent`, `IndexEvent`,
+`RebuildEvent` and their results):
 
 - `{"op": "search", "query", "top_k": 3}` → `{"hits": [{doc_id, chunk_id, title, heading, text,
   score}], "index_version"}`; scores are cosine similarities in [-1, 1]; no index → no hits.
@@ -22,9 +23,9 @@ import numpy as np
 
 from core.errors import BadRequest
 from core.ports import SkillContext
+from core.skill_contracts import RETRIEVAL_EVENTS, IndexEvent, SearchEvent, parse_event
 from knowledge.index import IndexCache, embed_document, rebuild_index, valid_doc_id
 
-MAX_TOP_K = 50
 _indexes = IndexCache()
 
 
@@ -34,46 +35,31 @@ def _embed(texts: Sequence[str]) -> np.ndarray:
     return embed(texts)
 
 
-def _require(event: Mapping[str, Any], name: str) -> str:
-    value = event.get(name)
-    if not isinstance(value, str) or not value:
-        raise BadRequest(f"retrieval: {name} is required")
-    return value
-
-
 def run(event: Mapping[str, Any], ctx: SkillContext) -> dict[str, Any]:
-    tenant_id = _require(event, "tenant_id")
-    op = event.get("op", "search")
+    request = parse_event("retrieval", RETRIEVAL_EVENTS, event)
+    tenant_id = request.tenant_id
     blobs = ctx.blobs
-    if op == "search":
-        query = event.get("query")
-        if not isinstance(query, str):
-            raise BadRequest("retrieval: query is required")
-        try:
-            top_k = max(1, min(int(event.get("top_k", 3)), MAX_TOP_K))
-        except (TypeError, ValueError) as exc:
-            raise BadRequest("retrieval: top_k must be an integer") from exc
+    if isinstance(request, SearchEvent):
         index = _indexes.current(tenant_id=tenant_id, blobs=blobs)
-        if index is None or not index.rows or not query.strip():
+        if index is None or not index.rows or not request.query.strip():
             return {"hits": [], "index_version": index.version if index else None}
         return {
-            "hits": index.search(_embed([query])[0], top_k=top_k),
+            "hits": index.search(_embed([request.query])[0], top_k=request.top_k),
             "index_version": index.version,
         }
-    if op == "index":
-        doc_id = _require(event, "doc_id")
-        if not valid_doc_id(doc_id):
+    if isinstance(request, IndexEvent):
+        if not valid_doc_id(request.doc_id):
             raise BadRequest("retrieval: invalid doc_id")
-        chunks = embed_document(tenant_id=tenant_id, blobs=blobs, doc_id=doc_id, embed=_embed)
+        chunks = embed_document(
+            tenant_id=tenant_id, blobs=blobs, doc_id=request.doc_id, embed=_embed
+        )
         index = rebuild_index(tenant_id=tenant_id, blobs=blobs, embed=_embed)
         _indexes.put(tenant_id=tenant_id, index=index)
-        return {"doc_id": doc_id, "chunks": len(chunks), "index_version": index.version}
-    if op == "rebuild":
-        index = rebuild_index(tenant_id=tenant_id, blobs=blobs, embed=_embed)
-        _indexes.put(tenant_id=tenant_id, index=index)
-        return {
-            "documents": len({row["doc_id"] for row in index.rows}),
-            "chunks": len(index.rows),
-            "index_version": index.version,
-        }
-    raise BadRequest(f"retrieval: unknown op {op!r}")
+        return {"doc_id": request.doc_id, "chunks": len(chunks), "index_version": index.version}
+    index = rebuild_index(tenant_id=tenant_id, blobs=blobs, embed=_embed)
+    _indexes.put(tenant_id=tenant_id, index=index)
+    return {
+        "documents": len({row["doc_id"] for row in index.rows}),
+        "chunks": len(index.rows),
+        "index_version": index.version,
+    }

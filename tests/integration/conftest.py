@@ -20,7 +20,7 @@ from fastapi import FastAPI
 
 from api.app import create_app
 from core.auth import create_tenant_with_keys
-from core.bootstrap import Container, build_container
+from core.bootstrap import Services, build_blob_store, build_services
 from core.models import Tenant
 from core.ports import SkillContext
 from core.settings import Settings
@@ -53,7 +53,7 @@ class TenantKeys:
 @dataclass
 class LiveApi:
     base_url: str
-    container: Container
+    services: Services
     client: httpx.Client
     acme: TenantKeys
     globex: TenantKeys
@@ -75,7 +75,7 @@ class LiveApi:
         out: list[dict[str, Any]] = []
         cursor: str | None = None
         while True:
-            page = self.container.history.list_messages(
+            page = self.services.history.list_messages(
                 tenant_id=tenant.tenant_id, session_id=session_id, limit=500, cursor=cursor
             )
             out.extend(m.model_dump(mode="json") for m in page.items)
@@ -90,25 +90,25 @@ class _Server(uvicorn.Server):
 
 
 @pytest.fixture
-def container(settings: Settings) -> Iterator[Container]:
-    built = build_container(settings)
-    built.skills.close()
-    built.skills = InProcessSkillInvoker(
-        SkillContext(blobs=built.blobs, settings=settings), workers=4, registry=fake_registry()
+def services(settings: Settings) -> Iterator[Services]:
+    blobs = build_blob_store(settings)
+    invoker = InProcessSkillInvoker(
+        SkillContext(blobs=blobs, settings=settings), workers=4, registry=fake_registry()
     )
+    built = build_services(settings, skills=invoker)
     yield built
     built.close()
 
 
-def _tenant(container: Container, tenant: Tenant, origin: str) -> TenantKeys:
-    created, admin, widget = create_tenant_with_keys(tenants=container.tenants, tenant=tenant)
+def _tenant(services: Services, tenant: Tenant, origin: str) -> TenantKeys:
+    created, admin, widget = create_tenant_with_keys(tenants=services.tenants, tenant=tenant)
     return TenantKeys(created.tenant_id, admin, widget, origin)
 
 
 @pytest.fixture
-def live_api(container: Container) -> Iterator[LiveApi]:
+def live_api(services: Services) -> Iterator[LiveApi]:
     acme = _tenant(
-        container,
+        services,
         Tenant(
             tenant_id="acme",
             name="Acme",
@@ -118,11 +118,11 @@ def live_api(container: Container) -> Iterator[LiveApi]:
         ACME_ORIGIN,
     )
     globex = _tenant(
-        container,
+        services,
         Tenant(tenant_id="globex", name="Globex", allowed_origins=[GLOBEX_ORIGIN]),
         GLOBEX_ORIGIN,
     )
-    app = create_app(container)
+    app = create_app(services)
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
@@ -139,7 +139,7 @@ def live_api(container: Container) -> Iterator[LiveApi]:
         time.sleep(0.01)
     base_url = f"http://127.0.0.1:{port}"
     with httpx.Client(base_url=base_url, timeout=30) as client:
-        yield LiveApi(base_url, container, client, acme, globex, app)
+        yield LiveApi(base_url, services, client, acme, globex, app)
     server.should_exit = True
     thread.join(timeout=10)
     sock.close()

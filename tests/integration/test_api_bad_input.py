@@ -15,11 +15,11 @@ def stored(api: LiveApi) -> tuple[int, int, int]:
     """(sessions, messages, knowledge blobs) of both tenants."""
     sessions = messages = blobs = 0
     for tenant in ("acme", "globex"):
-        states = api.container.history.list_sessions(tenant_id=tenant, limit=500).items
+        states = api.services.history.list_sessions(tenant_id=tenant, limit=500).items
         sessions += len(states)
         for state in states:
             messages += len(api.messages(api.acme, state.session_id))
-        blobs += len(api.container.blobs.list(tenant_id=tenant, prefix="knowledge/"))
+        blobs += len(api.services.blobs.list(tenant_id=tenant, prefix="knowledge/"))
     return sessions, messages, blobs
 
 
@@ -175,7 +175,7 @@ def test_limit_is_named_in_the_413(live_api: LiveApi) -> None:
 def test_revoked_key_is_refused(live_api: LiveApi) -> None:
     from core.auth import hash_key
 
-    live_api.container.tenants.revoke_key(
+    live_api.services.tenants.revoke_key(
         tenant_id="acme", key_hash=hash_key(live_api.acme.admin_key)
     )
     response = live_api.client.get("/v1/handoffs", headers=live_api.acme.admin)

@@ -179,8 +179,8 @@ def test_admin_chat_without_a_session_opens_one_and_erasure(live_api: LiveApi) -
 
 def test_rate_limit_per_session(live_api: LiveApi) -> None:
     api = live_api
-    tenant = api.container.tenants.get_tenant(tenant_id="acme")
-    api.container.tenants.update_tenant(tenant.model_copy(update={"turns_per_minute": 3}))
+    tenant = api.services.tenants.get_tenant(tenant_id="acme")
+    api.services.tenants.update_tenant(tenant.model_copy(update={"turns_per_minute": 3}))
     session = api.open_session(api.acme)
     for _ in range(3):
         _chat(api, session, "refund")
@@ -194,12 +194,12 @@ def test_rate_limit_per_session(live_api: LiveApi) -> None:
 
 def test_a_failing_skill_degrades_the_turn(live_api: LiveApi) -> None:
     api = live_api
-    api.container.skills.register("intent", failing_skill)  # type: ignore[attr-defined]
+    api.services.skills.register("intent", failing_skill)  # type: ignore[attr-defined]
     session = api.open_session(api.acme)
     reply = _chat(api, session, "refund")
     assert reply["source"] == "fallback"
-    api.container.settings.retrieval_timeout_s = 0.2
-    api.container.skills.register("retrieval", slow_skill(1.0))  # type: ignore[attr-defined]
+    api.services.settings.retrieval_timeout_s = 0.2
+    api.services.skills.register("retrieval", slow_skill(1.0))  # type: ignore[attr-defined]
     reply = _chat(api, session, "anything")
     assert reply["source"] == "handoff"  # second fallback in a row
     bot = api.messages(api.acme, session["session_id"])[-1]
@@ -209,7 +209,7 @@ def test_a_failing_skill_degrades_the_turn(live_api: LiveApi) -> None:
 def test_request_id_and_cors(live_api: LiveApi) -> None:
     api = live_api
     echoed = api.client.get("/healthz", headers={"X-Request-Id": "abc-123"})
-    assert echoed.json() == {"status": "ok", "backend": api.container.settings.backend}
+    assert echoed.json() == {"status": "ok", "backend": api.services.settings.backend}
     assert echoed.headers["x-request-id"] == "abc-123"
     assert api.client.get("/healthz", headers={"X-Request-Id": "bad id!"}).headers["x-request-id"]
 
@@ -238,7 +238,7 @@ def test_openapi_and_docs(live_api: LiveApi) -> None:
 
 def test_a_new_tenant_setting_applies_without_restart(live_api: LiveApi) -> None:
     api = live_api
-    api.container.tenants.update_tenant(
+    api.services.tenants.update_tenant(
         Tenant(
             tenant_id="globex",
             allowed_origins=[api.globex.origin],

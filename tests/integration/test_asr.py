@@ -54,13 +54,17 @@ def test_both_engines_give_the_same_transcript(ctx: SkillContext) -> None:
 
 def test_undecodable_audio_is_a_clear_error(ctx: SkillContext) -> None:
     garbage = base64.b64encode(b"this is not audio at all" * 50).decode()
-    with pytest.raises(AudioDecodeError, match="could not decode audio") as caught:
-        run({"tenant_id": "acme", "audio_b64": garbage}, ctx)
-    assert caught.value.status == 422
+    result = run({"tenant_id": "acme", "audio_b64": garbage}, ctx)
+    assert result["fault"]["status"] == 422
+    assert result["fault"]["code"] == AudioDecodeError.code
+    assert "could not decode audio" in result["fault"]["message"]
 
 
 def test_silence_is_no_speech(ctx: SkillContext) -> None:
     quiet = base64.b64encode(silence("flac")).decode()
-    with pytest.raises(NoSpeechError, match="no speech detected") as caught:
-        run({"tenant_id": "acme", "audio_b64": quiet}, ctx)
-    assert caught.value.status == 422
+    result = run({"tenant_id": "acme", "audio_b64": quiet}, ctx)
+    assert result["fault"] == {
+        "status": 422,
+        "code": NoSpeechError.code,
+        "message": "no speech detected",
+    }

@@ -29,7 +29,7 @@ def _acme_resources(api: LiveApi) -> dict[str, str]:
         content=b"# Returns\n\nParcels can be returned within thirty days of delivery.\n",
     )
     assert doc.status_code == 201, doc.text
-    job = api.container.jobs.create_job(  # finished, so no worker picks it up
+    job = api.services.jobs.create_job(  # finished, so no worker picks it up
         Job(job_id="j_acme1", tenant_id="acme", kind="voice", status=JobStatus.SUCCEEDED)
     )
     return {

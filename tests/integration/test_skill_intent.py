@@ -11,12 +11,12 @@ from typing import Any
 
 import pytest
 
-from core.bootstrap import process_skill_context
 from core.errors import SkillError
 from core.ports import SkillContext
-from core.settings import Settings, get_settings
+from core.settings import Settings
 from infra.local.filesystem_blob_store import FilesystemBlobStore
 from infra.local.inprocess_skill_invoker import InProcessSkillInvoker
+from tests.entrypoints import forget, fresh_import
 from training.intents import Example, TrainResult, load_examples, train_intent_model
 
 pytestmark = pytest.mark.slow
@@ -136,16 +136,13 @@ def test_warm_process_picks_up_a_new_version(
 def test_lambda_handler(
     store: tuple[Path, FilesystemBlobStore, TrainResult], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from skills.intent import handler
 
     root, _, _ = store
     monkeypatch.setenv("LAMBDESK_DATA_DIR", str(root))
     monkeypatch.setenv("LAMBDESK_BACKEND", "local")
-    process_skill_context.cache_clear()
-    get_settings.cache_clear()
     try:
+        handler = fresh_import("skills.intent.handler")  # it builds its context at import
         result = handler.handler({"tenant_id": "bank-one", "text": "hello"}, None)
     finally:
-        get_settings.cache_clear()
-        process_skill_context.cache_clear()
+        forget("skills.intent.handler")
     assert result["model_version"] is not None

@@ -10,7 +10,6 @@ from typing import Any
 
 import pytest
 
-from core.bootstrap import process_skill_context
 from core.errors import NotFound, PayloadTooLarge, SkillError, UnsupportedMediaType
 from core.ports import SkillContext
 from core.settings import Settings
@@ -19,6 +18,7 @@ from infra.local.inprocess_skill_invoker import InProcessSkillInvoker
 from knowledge import documents
 from knowledge.index import INDEX_CURRENT, INDEX_PREFIX
 from skills.retrieval import skill
+from tests.entrypoints import forget, fresh_import
 
 pytestmark = pytest.mark.slow
 
@@ -276,24 +276,20 @@ def test_concurrent_adds_are_all_indexed(env: tuple[FilesystemBlobStore, Any]) -
 
 
 def test_lambda_handler(tmp_path: Path, encoder: object, monkeypatch: pytest.MonkeyPatch) -> None:
-    from core.settings import get_settings
-    from skills.retrieval import handler
 
     blobs = FilesystemBlobStore(root=tmp_path / "blobs")  # where a local skill process looks
     monkeypatch.setenv("LAMBDESK_DATA_DIR", str(tmp_path))
     monkeypatch.setenv("LAMBDESK_BACKEND", "local")
-    process_skill_context.cache_clear()
-    get_settings.cache_clear()
     try:
         invoker = InProcessSkillInvoker(SkillContext(blobs=blobs, settings=None), workers=1)
         try:
             doc = add((blobs, invoker), "account.md", ACCOUNT)
         finally:
             invoker.close()
+        handler = fresh_import("skills.retrieval.handler")  # it builds its context at import
         result = handler.handler(
             {"op": "search", "tenant_id": TENANT, "query": "reset my password"}, None
         )
     finally:
-        get_settings.cache_clear()
-        process_skill_context.cache_clear()
+        forget("skills.retrieval.handler")
     assert result["hits"][0]["doc_id"] == doc.doc_id

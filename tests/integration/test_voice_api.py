@@ -13,7 +13,7 @@ from typing import Any, ClassVar
 
 import pytest
 
-from core.jobs import callback_secret, verify_callback
+from core.callbacks import callback_secret, verify_callback
 from core.settings import Settings
 from skills.asr.wer import wer
 from skills.audio import probe
@@ -42,8 +42,8 @@ def _poll(api: LiveApi, url: str, headers: dict[str, str], timeout: float = 60) 
 
 
 def _nothing_stored(api: LiveApi) -> None:
-    assert api.container.blobs.list(tenant_id="acme", prefix="audio/") == []
-    assert api.container.jobs.list_unfinished() == []
+    assert api.services.blobs.list(tenant_id="acme", prefix="audio/") == []
+    assert api.services.jobs.list_unfinished() == []
 
 
 def test_voice_turn_with_wait_speaks_back_and_lands_in_history(live_api: LiveApi) -> None:
@@ -142,7 +142,7 @@ def test_callback_is_signed_and_retried(live_api: LiveApi, receiver: str) -> Non
         time.sleep(0.1)
     assert len(_Receiver.received) == 1
     got, body = _Receiver.received[0]
-    secret = callback_secret(token_secret=live_api.container.token_secret, tenant_id="acme")
+    secret = callback_secret(token_secret=live_api.services.token_secret, tenant_id="acme")
     assert verify_callback(
         secret=secret,
         timestamp=got["x-lambdesk-timestamp"],
@@ -150,7 +150,7 @@ def test_callback_is_signed_and_retried(live_api: LiveApi, receiver: str) -> Non
         signature=got["x-lambdesk-signature"],
     )
     assert not verify_callback(
-        secret=callback_secret(token_secret=live_api.container.token_secret, tenant_id="globex"),
+        secret=callback_secret(token_secret=live_api.services.token_secret, tenant_id="globex"),
         timestamp=got["x-lambdesk-timestamp"],
         body=body,
         signature=got["x-lambdesk-signature"],
@@ -177,7 +177,7 @@ def test_bad_inputs_are_refused_before_storing(live_api: LiveApi) -> None:
     big = post(
         "/v1/voice",
         headers={**admin, "Content-Type": "audio/wav"},
-        content=b"\0" * (live_api.container.settings.max_audio_bytes + 1),
+        content=b"\0" * (live_api.services.settings.max_audio_bytes + 1),
     )
     assert big.status_code == 413
     assert "max_audio_bytes" in big.json()["error"]["message"]

@@ -5,22 +5,20 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from core.bootstrap import Container
-from core.conversation import handle_turn, request_fingerprint, run_idempotent
+from core.conversation import ConversationService, request_fingerprint
 from core.errors import Conflict, RateLimited, SkillError, SkillTimeout
 from core.models import ChatReply, Role, Source, Tenant, TurnRecord
 from core.ports import ConversationLog, SkillInvoker
-from core.sessions import create_session_state
+from core.sessions import SessionLocks, SessionService
 from core.settings import Settings
 from tests.memory_stores import (
-    MemoryBlobStore,
     MemoryHistoryStore,
-    MemoryJobStore,
     MemoryTenantStore,
 )
 
@@ -66,19 +64,43 @@ def hits(score: float) -> dict[str, Any]:
     return {"hits": [hit], "index_version": "i1"}
 
 
+@dataclass
+class World:
+    """The conversation service built with in-memory fakes, the way bootstrap wires it."""
+
+    tenants: MemoryTenantStore
+    history: MemoryHistoryStore
+    skills: ScriptedSkills
+    log: MemoryLog
+    sessions: SessionService
+    conversation: ConversationService
+
+
+Services = World
+
+
 @pytest.fixture
-def container(tmp_path: Path) -> Container:
+def services(tmp_path: Path) -> World:
     skills = ScriptedSkills()
     skills.script = {"intent": intent(None, 0.1), "retrieval": {"hits": []}}
-    built = Container(
-        settings=Settings(data_dir=tmp_path, log_stdout=False, warmup=False),
+    history = MemoryHistoryStore()
+    log = MemoryLog()
+    sessions = SessionService(
+        history=history, locks=SessionLocks(), token_secret=b"secret", token_ttl_s=3600
+    )
+    built = World(
         tenants=MemoryTenantStore(),
-        history=MemoryHistoryStore(),
-        jobs=MemoryJobStore(),
-        blobs=MemoryBlobStore(),
+        history=history,
         skills=skills,
-        log=MemoryLog(),
-        token_secret=b"secret",
+        log=log,
+        sessions=sessions,
+        conversation=ConversationService(
+            sessions=sessions,
+            history=history,
+            skills=skills,
+            log=log,
+            settings=Settings(data_dir=tmp_path, log_stdout=False, warmup=False),
+        ),
     )
     built.tenants.create_tenant(
         Tenant(tenant_id="bank", responses={"card_arrival": CARD_ANSWER}, handoff_after=2)
@@ -86,106 +108,103 @@ def container(tmp_path: Path) -> Container:
     return built
 
 
-def script(container: Container, **answers: dict[str, Any] | Exception) -> None:
-    assert isinstance(container.skills, ScriptedSkills)
-    container.skills.script.update(answers)
+def script(services: Services, **answers: dict[str, Any] | Exception) -> None:
+    assert isinstance(services.skills, ScriptedSkills)
+    services.skills.script.update(answers)
 
 
-def turn(container: Container, session_id: str, text: str) -> ChatReply:
-    tenant = container.tenants.get_tenant(tenant_id="bank")
-    return asyncio.run(
-        handle_turn(container=container, tenant=tenant, session_id=session_id, text=text)
-    )
+def turn(services: Services, session_id: str, text: str) -> ChatReply:
+    tenant = services.tenants.get_tenant(tenant_id="bank")
+    state = services.sessions.require(tenant_id="bank", session_id=session_id)
+    return asyncio.run(services.conversation.handle_turn(tenant=tenant, state=state, text=text))
 
 
-def new_session(container: Container) -> str:
-    return create_session_state(history=container.history, tenant_id="bank").session_id
+def new_session(services: Services) -> str:
+    return services.sessions.create(tenant_id="bank").session_id
 
 
 def test_a_confident_intent_answers_and_the_turn_is_stored_and_logged(
-    container: Container,
+    services: Services,
 ) -> None:
-    session = new_session(container)
-    script(container, intent=intent("card_arrival", 0.93), retrieval=hits(0.9))
-    reply = turn(container, session, "my card hasn't arrived, mail me at jo@example.com")
+    session = new_session(services)
+    script(services, intent=intent("card_arrival", 0.93), retrieval=hits(0.9))
+    reply = turn(services, session, "my card hasn't arrived, mail me at jo@example.com")
     assert (reply.source, reply.intent, reply.text) == (Source.INTENT, "card_arrival", CARD_ANSWER)
-    stored = container.history.list_messages(tenant_id="bank", session_id=session).items
+    stored = services.history.list_messages(tenant_id="bank", session_id=session).items
     assert [m.role for m in stored] == [Role.USER, Role.BOT]
     assert stored[1].message_id == reply.message_id
     assert stored[0].message_id < stored[1].message_id
-    (record,) = container.log.records  # type: ignore[attr-defined]
+    (record,) = services.log.records
     assert record.source is Source.INTENT and record.degraded == []
     assert "jo@example.com" not in record.user_text and "[email]" in record.user_text
     assert set(record.latency_ms) >= {"intent", "retrieval"}
 
 
 def test_an_intent_without_a_written_answer_falls_through_to_knowledge(
-    container: Container,
+    services: Services,
 ) -> None:
-    session = new_session(container)
-    script(container, intent=intent("branch_hours", 0.95), retrieval=hits(0.7))
-    reply = turn(container, session, "when are you open on saturday?")
+    session = new_session(services)
+    script(services, intent=intent("branch_hours", 0.95), retrieval=hits(0.7))
+    reply = turn(services, session, "when are you open on saturday?")
     assert reply.source is Source.KNOWLEDGE
     assert reply.text == HOURS and reply.citations[0].doc_id == "d1"
 
 
-def test_a_failing_skill_degrades_the_turn_instead_of_failing_it(container: Container) -> None:
-    session = new_session(container)
-    script(container, intent=SkillError("intent", "boom"), retrieval=hits(0.7))
-    reply = turn(container, session, "when are you open on saturday?")
+def test_a_failing_skill_degrades_the_turn_instead_of_failing_it(services: Services) -> None:
+    session = new_session(services)
+    script(services, intent=SkillError("intent", "boom"), retrieval=hits(0.7))
+    reply = turn(services, session, "when are you open on saturday?")
     assert reply.source is Source.KNOWLEDGE
-    (record,) = container.log.records  # type: ignore[attr-defined]
+    (record,) = services.log.records
     assert record.degraded == ["intent"]
 
 
-def test_fallbacks_in_a_row_hand_the_session_to_a_human(container: Container) -> None:
-    session = new_session(container)
+def test_fallbacks_in_a_row_hand_the_session_to_a_human(services: Services) -> None:
+    session = new_session(services)
     script(
-        container,
+        services,
         intent=SkillTimeout("intent", "slow"),
         retrieval=SkillTimeout("retrieval", "slow"),
     )
-    first = turn(container, session, "blorp?")
+    first = turn(services, session, "blorp?")
     assert first.source is Source.FALLBACK
-    second = turn(container, session, "blorp blorp?")
+    second = turn(services, session, "blorp blorp?")
     assert second.source is Source.HANDOFF and second.handoff == "waiting"
-    state = container.history.get_state(tenant_id="bank", session_id=session)
+    state = services.history.get_state(tenant_id="bank", session_id=session)
     assert state is not None and state.handoff == "waiting"
     # handed off: the bot stays quiet even when it would know the answer
-    script(container, intent=intent("card_arrival", 0.99))
-    assert turn(container, session, "where is my card").source is Source.HANDOFF
+    script(services, intent=intent("card_arrival", 0.99))
+    assert turn(services, session, "where is my card").source is Source.HANDOFF
 
 
-def test_the_rate_limit_refuses_a_turn_and_stores_nothing(container: Container) -> None:
-    tenant = container.tenants.get_tenant(tenant_id="bank")
-    container.tenants.update_tenant(tenant.model_copy(update={"turns_per_minute": 2}))
-    session = new_session(container)
-    turn(container, session, "one")
-    turn(container, session, "two")
+def test_the_rate_limit_refuses_a_turn_and_stores_nothing(services: Services) -> None:
+    tenant = services.tenants.get_tenant(tenant_id="bank")
+    services.tenants.update_tenant(tenant.model_copy(update={"turns_per_minute": 2}))
+    session = new_session(services)
+    turn(services, session, "one")
+    turn(services, session, "two")
     with pytest.raises(RateLimited):
-        turn(container, session, "three")
-    stored = container.history.list_messages(tenant_id="bank", session_id=session).items
+        turn(services, session, "three")
+    stored = services.history.list_messages(tenant_id="bank", session_id=session).items
     assert [m.text for m in stored if m.role is Role.USER] == ["one", "two"]
 
 
 def test_an_idempotent_retry_gets_the_same_reply_and_stores_nothing_twice(
-    container: Container,
+    services: Services,
 ) -> None:
-    session = new_session(container)
-    script(container, intent=intent("card_arrival", 0.93))
+    session = new_session(services)
+    script(services, intent=intent("card_arrival", 0.93))
     fingerprint = request_fingerprint({"session_id": session, "text": "where is my card"})
 
     def once(request_hash: str) -> ChatReply:
         return asyncio.run(
-            run_idempotent(
-                container=container,
+            services.conversation.run_idempotent(
                 tenant_id="bank",
                 key="retry-1",
                 request_hash=request_hash,
-                run=lambda: handle_turn(
-                    container=container,
-                    tenant=container.tenants.get_tenant(tenant_id="bank"),
-                    session_id=session,
+                run=lambda: services.conversation.handle_turn(
+                    tenant=services.tenants.get_tenant(tenant_id="bank"),
+                    state=services.sessions.require(tenant_id="bank", session_id=session),
                     text="where is my card",
                 ),
             )
@@ -193,6 +212,6 @@ def test_an_idempotent_retry_gets_the_same_reply_and_stores_nothing_twice(
 
     first, again = once(fingerprint), once(fingerprint)
     assert again == first
-    assert len(container.history.list_messages(tenant_id="bank", session_id=session).items) == 2
+    assert len(services.history.list_messages(tenant_id="bank", session_id=session).items) == 2
     with pytest.raises(Conflict):
         once(request_fingerprint({"session_id": session, "text": "something else"}))

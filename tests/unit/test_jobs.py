@@ -7,9 +7,9 @@ from datetime import timedelta
 
 import pytest
 
+from core.callbacks import callback_secret, sign_callback, verify_callback
 from core.errors import NotFound, Unprocessable, VersionConflict
 from core.jobs import (
-    callback_secret,
     claim_job,
     complete_job,
     create_job,
@@ -18,8 +18,6 @@ from core.jobs import (
     is_permanent,
     job_view,
     requeue_interrupted,
-    sign_callback,
-    verify_callback,
 )
 from core.models import Job, JobStatus, utcnow
 from core.ports import JobStore

@@ -18,6 +18,7 @@ from core.policy import (
     trim_passage,
     wants_human,
 )
+from core.skill_contracts import Hit, IntentResult
 
 TENANT = Tenant(
     tenant_id="acme",
@@ -32,16 +33,18 @@ def state(**kw: Any) -> SessionState:
     return SessionState(tenant_id="acme", session_id="s_1", **kw)
 
 
-def intent(name: str | None, confidence: float, *others: str) -> dict[str, Any]:
+def intent(name: str | None, confidence: float, *others: str) -> IntentResult:
     ranking = [{"intent": name, "confidence": confidence}] if name else []
     ranking += [{"intent": other, "confidence": 0.1} for other in others]
-    return {"intent": name, "confidence": confidence, "ranking": ranking}
+    return IntentResult.model_validate(
+        {"intent": name, "confidence": confidence, "ranking": ranking}
+    )
 
 
 def hit(
     score: float, doc: str = "d1", title: str = "Shipping", text: str = "We ship daily."
-) -> dict:
-    return {"doc_id": doc, "chunk_id": f"{doc}:0", "title": title, "text": text, "score": score}
+) -> Hit:
+    return Hit(doc_id=doc, chunk_id=f"{doc}:0", title=title, text=text, score=score)
 
 
 @pytest.mark.parametrize(
@@ -58,7 +61,7 @@ def hit(
     ],
 )
 def test_decision_table(
-    intent_result: dict[str, Any] | None, hits: list[dict], source: Source, text: str
+    intent_result: IntentResult | None, hits: list[Hit], source: Source, text: str
 ) -> None:
     decision = decide(
         tenant=TENANT, state=state(), text="question", intent_result=intent_result, hits=hits

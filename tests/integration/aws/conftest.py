@@ -1,7 +1,7 @@
 """A local AWS for the AWS integration tests: moto's server (DynamoDB, S3) and the local Lambda
-endpoint (`infra.aws.local_lambda_server`), both on 127.0.0.1, with fake credentials.
+endpoint (`devtools.local_lambda_server`), both on 127.0.0.1, with fake credentials.
 
-The `container` fixture here replaces the parent folder's: it is `build_container()` with
+The `services` fixture here replaces the parent folder's: it is `build_services()` with
 `LAMBDESK_BACKEND=aws` (DynamoDB stores, S3 blobs, the Lambda invoker over HTTP, the Powertools
 log) on a fresh table and bucket, so the parent's `live_api` fixture serves the same API in aws
 mode. The skills answering its Lambda calls are the fast fakes of `tests/fakes.py`, registered as
@@ -10,6 +10,7 @@ functions in the local Lambda endpoint and reading the test's S3 bucket.
 
 from __future__ import annotations
 
+import sys
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -18,11 +19,11 @@ from typing import Any
 
 import pytest
 
-from core.bootstrap import Container, build_container
+from core.bootstrap import Services, build_blob_store, build_services
 from core.ports import SkillContext
 from core.settings import Settings
+from devtools.local_lambda_server import LocalLambdaServer
 from infra.aws.lambda_skill_invoker import LambdaSkillInvoker
-from infra.aws.local_lambda_server import LocalLambdaServer
 from tests.fakes import fake_registry
 
 REGION = "us-east-1"
@@ -36,7 +37,7 @@ class LocalAws:
 
     def settings(self, data_dir: Path, **overrides: Any) -> Settings:
         """aws-mode settings over a fresh table and bucket on this endpoint."""
-        from infra.aws.local_stack import provision
+        from devtools.local_stack import provision
 
         suffix = uuid.uuid4().hex[:10]
         table, bucket = f"lambdesk-it-{suffix}", f"lambdesk-it-{suffix}"
@@ -85,6 +86,27 @@ def as_lambda(
     return handler
 
 
+ENTRYPOINTS = ("intent", "retrieval", "asr", "tts", "voice")
+
+
+def forget_entrypoints(local_aws: LocalAws) -> None:
+    """Drop the Lambda entry modules (they build their services at import, from the environment
+    of that moment) and the local endpoint's resolved handlers, and the settings cache."""
+    from core.settings import get_settings
+    from infra.aws.clients import clear_client_cache
+
+    for module in [
+        "api.lambda_handler",
+        "workers.lambda_handler",
+        *(f"skills.{name}.handler" for name in ENTRYPOINTS),
+    ]:
+        sys.modules.pop(module, None)
+    for name in ENTRYPOINTS:
+        local_aws.lambdas.unregister(name)
+    get_settings.cache_clear()
+    clear_client_cache()
+
+
 @pytest.fixture
 def aws_settings(local_aws: LocalAws, tmp_path: Path) -> Settings:
     return local_aws.settings(tmp_path / "data")
@@ -110,19 +132,18 @@ class RegisteringLambdaInvoker(LambdaSkillInvoker):
 
 
 @pytest.fixture
-def container(local_aws: LocalAws, aws_settings: Settings) -> Iterator[Container]:
+def services(local_aws: LocalAws, aws_settings: Settings) -> Iterator[Services]:
     from infra.aws.clients import aws_clients
 
-    built = build_container(aws_settings)
     invoker = RegisteringLambdaInvoker(
         client=aws_clients(aws_settings).lambda_,
         function_prefix=PREFIX,
         lambdas=local_aws.lambdas,
-        ctx=SkillContext(blobs=built.blobs, settings=aws_settings),
+        ctx=SkillContext(blobs=build_blob_store(aws_settings), settings=aws_settings),
     )
     for name, fn in fake_registry().items():
         invoker.register(name, fn)
-    built.skills = invoker
+    built = build_services(aws_settings, skills=invoker)
     yield built
     local_aws.lambdas.drain()
     for name in invoker.registered:

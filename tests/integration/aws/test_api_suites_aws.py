@@ -1,6 +1,6 @@
 """The API flow and tenant-isolation suites of `tests/integration`, run unchanged in aws mode:
 DynamoDB and S3 on moto, every skill call a Lambda `Invoke` over HTTP to the local endpoint,
-conversation logs through Powertools (see this folder's `container` fixture)."""
+conversation logs through Powertools (see this folder's `services` fixture)."""
 
 from tests.integration.conftest import LiveApi
 from tests.integration.test_api_flows import *  # noqa: F403

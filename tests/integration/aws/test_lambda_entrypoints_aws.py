@@ -13,10 +13,10 @@ from typing import Any
 import pytest
 
 from core.auth import create_tenant_with_keys
-from core.bootstrap import build_container, process_skill_context
+from core.bootstrap import build_services
 from core.models import Tenant
 from core.settings import Settings, get_settings
-from tests.integration.aws.conftest import LocalAws
+from tests.integration.aws.conftest import LocalAws, forget_entrypoints
 
 ORIGIN = "https://bank.example"
 
@@ -42,14 +42,9 @@ def aws_env(
     }
     for key, value in env.items():
         monkeypatch.setenv(key, value)
-    process_skill_context.cache_clear()
-    import api.lambda_handler
-
-    monkeypatch.setattr(api.lambda_handler, "_handler", None)
-    get_settings.cache_clear()
+    forget_entrypoints(local_aws)  # Lambda entries build at import: import them afresh
     yield get_settings()
-    get_settings.cache_clear()
-    process_skill_context.cache_clear()
+    forget_entrypoints(local_aws)
 
 
 def _event(
@@ -108,9 +103,9 @@ def test_the_api_lambda_serves_a_chat_turn_with_the_real_skills(
 ) -> None:
     for name in ("intent", "retrieval"):  # no fakes: the endpoint imports skills/<name>/handler.py
         local_aws.lambdas.unregister(name)
-    container = build_container(aws_env)
+    services = build_services(aws_env)
     _, _admin, widget = create_tenant_with_keys(
-        tenants=container.tenants,
+        tenants=services.tenants,
         tenant=Tenant(tenant_id="demo-bank", allowed_origins=[ORIGIN]),
     )
 
@@ -133,20 +128,18 @@ def test_the_api_lambda_serves_a_chat_turn_with_the_real_skills(
     status, page = _call("GET", f"/v1/sessions/{session['session_id']}/messages", token)
     assert status == 200
     assert [m["role"] for m in page["items"]] == ["user", "bot"]
-    stored = container.history.list_messages(
-        tenant_id="demo-bank", session_id=session["session_id"]
-    )
+    stored = services.history.list_messages(tenant_id="demo-bank", session_id=session["session_id"])
     assert stored.items[0].text == "hello there"
 
     from infra.aws.s3_blob_store import S3BlobStore
+    from skills.intent.handler import context as ctx  # what the real handler ran with
 
-    ctx = process_skill_context()  # what the real handlers ran with: blobs on S3
     assert isinstance(ctx.blobs, S3BlobStore)
     assert ctx.blobs.bucket == aws_env.bucket_name
 
     status, error = _call("GET", f"/v1/sessions/{session['session_id']}/messages", {})
     assert status == 401 and error["error"]["code"]
-    container.close()
+    services.close()
 
 
 HOURS = b"""# Opening hours
@@ -172,15 +165,15 @@ def test_train_ingest_chat_and_isolation_in_aws_mode_with_the_real_skills(
 
     for name in ("intent", "retrieval"):  # no fakes: the endpoint imports skills/<name>/handler.py
         local_aws.lambdas.unregister(name)
-    container = build_container(aws_env)
+    services = build_services(aws_env)
     _, admin_a, _ = create_tenant_with_keys(
-        tenants=container.tenants,
+        tenants=services.tenants,
         tenant=Tenant(
             tenant_id="bank-a", responses={"card_arrival": "Cards arrive within 3-5 working days."}
         ),
     )
     _, admin_b, _ = create_tenant_with_keys(
-        tenants=container.tenants, tenant=Tenant(tenant_id="bank-b")
+        tenants=services.tenants, tenant=Tenant(tenant_id="bank-b")
     )
     rows: dict[str, list[str]] = defaultdict(list)
     banking77 = Path(__file__).resolve().parents[3] / "demo" / "banking77" / "train.csv"
@@ -192,7 +185,7 @@ def test_train_ingest_chat_and_isolation_in_aws_mode_with_the_real_skills(
     train_intent_model(
         tenant_id="bank-a",
         examples=examples,
-        blobs=container.blobs,
+        blobs=services.blobs,
         progress=False,
         negatives=["What's the weather tomorrow?", "Tell me a joke", "Who won the match?"],
     )
@@ -239,4 +232,4 @@ def test_train_ingest_chat_and_isolation_in_aws_mode_with_the_real_skills(
     assert status == 200 and hits["hits"] == []
     status, page = _call("GET", f"/v1/sessions/{session_id}/messages", admin)
     assert len(page["items"]) == 4  # nothing was erased by the other tenant
-    container.close()
+    services.close()

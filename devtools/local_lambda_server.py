@@ -12,7 +12,7 @@ client here instead (`AWS_ENDPOINT_URL_LAMBDA`). It speaks the real wire protoco
   reserved concurrency → 429 `TooManyRequestsException` (as Lambda throttles).
 
 Function names are `<function_prefix><skill>`; a skill resolves to a registered callable, else to
-`skills.<skill>.handler.handler` imported on first use.
+`skills.<skill>.handler.handler` (job functions: `HANDLER_MODULES`) imported on first use.
 """
 
 from __future__ import annotations
@@ -31,6 +31,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 Handler = Callable[[Any, Any], Any]
+# Functions whose handler is not `skills.<name>.handler` (serverless.yml names the same ones).
+HANDLER_MODULES = {"voice": "workers.lambda_handler"}
 _PATH_PREFIX = "/2015-03-31/functions/"
 _PATH_SUFFIX = "/invocations"
 log = logging.getLogger(__name__)
@@ -135,7 +137,7 @@ class LocalLambdaServer:
         if not self.load_skill_handlers or not skill.isidentifier():
             return None
         try:
-            module = importlib.import_module(f"skills.{skill}.handler")
+            module = importlib.import_module(HANDLER_MODULES.get(skill, f"skills.{skill}.handler"))
         except ModuleNotFoundError:
             return None
         with self._lock:

@@ -1,0 +1,298 @@
+"""The skills' typed contracts: the event each skill takes and the result it gives back.
+
+A skill is called by name through the `SkillInvoker` port with a JSON object; these models are
+that object's shape on both sides. The caller builds an event model and reads the result through
+`SkillInvoker.call(...)`; the skill validates what it receives with `parse_event(...)` at its
+entry, so a bad event is a clear `BadRequest` naming the field, never a `KeyError` three calls
+deep. Every model forbids unknown fields and bounds its strings and lists.
+
+Expected outcomes that are the customer's doing (audio without speech, a file that is not audio)
+travel in the result as a `Fault` (status, code, message), not as an exception: an exception
+crossing a Lambda boundary loses its type, and the caller must tell "your audio is bad" (4xx, not
+worth a retry) from "the skill broke" (retry).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal, TypeVar
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    TypeAdapter,
+    ValidationError,
+)
+
+from core.errors import BadRequest
+
+MAX_TEXT = 10_000
+MAX_BATCH = 256
+MAX_KEY = 512
+
+TenantId = Annotated[str, Field(min_length=1, max_length=64)]
+BlobKey = Annotated[str, Field(min_length=1, max_length=MAX_KEY)]
+
+
+class Contract(BaseModel):
+    """Base of every event: unknown fields are an error, values are validated."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Result(BaseModel):
+    """Base of every result: unknown fields are ignored, so a skill deployed ahead of its caller
+    may add fields without breaking it."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+class Fault(Result):
+    """A failure the caller caused (bad input), reported in a result instead of raised."""
+
+    status: int = Field(ge=400, le=499)
+    code: str = Field(max_length=100)
+    message: str = Field(max_length=1000)
+
+
+# --------------------------------------------------------------------------- intent
+
+
+class IntentEvent(Contract):
+    tenant_id: TenantId
+    text: str = Field(max_length=MAX_TEXT)
+
+
+class IntentBatchEvent(Contract):
+    tenant_id: TenantId
+    texts: list[Annotated[str, Field(max_length=MAX_TEXT)]] = Field(max_length=MAX_BATCH)
+
+
+class RankedIntent(Result):
+    intent: str
+    confidence: float
+
+
+class IntentResult(Result):
+    """`intent` is None when the model rejects the text as out of scope, or has no model."""
+
+    intent: str | None = None
+    confidence: float = 0.0
+    ranking: list[RankedIntent] = Field(default_factory=list)
+    model_version: str | None = None
+
+
+class IntentBatchResult(Result):
+    results: list[IntentResult]
+
+
+# --------------------------------------------------------------------------- retrieval
+
+
+class SearchEvent(Contract):
+    op: Literal["search"] = "search"
+    tenant_id: TenantId
+    query: str = Field(max_length=MAX_TEXT)
+    top_k: int = Field(default=3, ge=1, le=50)
+
+
+class IndexEvent(Contract):
+    op: Literal["index"]
+    tenant_id: TenantId
+    doc_id: str = Field(min_length=1, max_length=128)
+
+
+class RebuildEvent(Contract):
+    op: Literal["rebuild"]
+    tenant_id: TenantId
+
+
+class Hit(Result):
+    """One knowledge passage; `score` is a cosine similarity in [-1, 1]."""
+
+    doc_id: str
+    chunk_id: str
+    title: str = ""
+    heading: str = ""
+    text: str
+    score: float
+
+
+class SearchResult(Result):
+    hits: list[Hit] = Field(default_factory=list)
+    index_version: str | None = None
+
+
+class IndexResult(Result):
+    doc_id: str
+    chunks: int
+    index_version: str | None = None
+
+
+class RebuildResult(Result):
+    documents: int
+    chunks: int
+    index_version: str | None = None
+
+
+def _op(default: str) -> Discriminator:
+    """Events of one skill are told apart by `op`; an event without one is the skill's main
+    operation (`search`, `transcribe`, `speak`)."""
+
+    def tag(value: Any) -> str:
+        if isinstance(value, dict):
+            return str(value.get("op", default))
+        return str(getattr(value, "op", default))
+
+    return Discriminator(tag)
+
+
+RetrievalEvent = Annotated[
+    Annotated[SearchEvent, Tag("search")]
+    | Annotated[IndexEvent, Tag("index")]
+    | Annotated[RebuildEvent, Tag("rebuild")],
+    _op("search"),
+]
+RETRIEVAL_EVENTS: TypeAdapter[SearchEvent | IndexEvent | RebuildEvent] = TypeAdapter(RetrievalEvent)
+
+
+# --------------------------------------------------------------------------- asr
+
+
+class ProbeEvent(Contract):
+    """Check an uploaded voice message (stored at `audio_key`) before a job is made of it."""
+
+    op: Literal["probe"]
+    tenant_id: TenantId
+    audio_key: BlobKey
+    content_type: str = Field(default="", max_length=200)
+    sniff: bool = False  # an untyped upload: find the format from the bytes
+    max_seconds: float = Field(gt=0, le=3600)
+
+
+class ProbeResult(Result):
+    ext: str | None = None  # the file extension of the format found
+    duration_s: float | None = None
+    fault: Fault | None = None
+
+
+class TranscribeEvent(Contract):
+    op: Literal["transcribe"] = "transcribe"
+    tenant_id: TenantId
+    audio_key: BlobKey | None = None
+    audio_b64: str | None = Field(default=None, max_length=16 * 1024 * 1024)
+    language: str | None = Field(default=None, max_length=16)
+    beam_size: int = Field(default=5, ge=1, le=10)
+    engine: Literal["faster-whisper", "openai-whisper"] | None = None
+    model: Literal["tiny.en", "base"] | None = None
+    max_seconds: float | None = Field(default=None, gt=0, le=3600)
+
+
+class TranscribeResult(Result):
+    text: str = ""
+    language: str | None = None
+    duration_s: float = 0.0
+    speech_s: float = 0.0
+    engine: str = ""
+    model: str = ""
+    timings: dict[str, float] = Field(default_factory=dict)
+    fault: Fault | None = None
+
+
+AsrEvent = Annotated[
+    Annotated[ProbeEvent, Tag("probe")] | Annotated[TranscribeEvent, Tag("transcribe")],
+    _op("transcribe"),
+]
+ASR_EVENTS: TypeAdapter[ProbeEvent | TranscribeEvent] = TypeAdapter(AsrEvent)
+
+
+# --------------------------------------------------------------------------- tts
+
+AudioFormat = Literal["wav", "ogg", "mp3"]
+
+
+class SpeakEvent(Contract):
+    """Speak `text`; with `out_key` the audio is stored there, else it comes back inline."""
+
+    op: Literal["speak"] = "speak"
+    tenant_id: TenantId
+    text: str = Field(min_length=1, max_length=MAX_TEXT)
+    format: AudioFormat = "wav"
+    out_key: BlobKey | None = None
+    voice: str | None = Field(default=None, max_length=100)
+    length_scale: float | None = Field(default=None, gt=0.2, le=5.0)
+
+
+class SpeakResult(Result):
+    key: str | None = None
+    audio_b64: str | None = None
+    duration_s: float
+    sample_rate: int
+    format: AudioFormat
+    timings: dict[str, float] = Field(default_factory=dict)
+
+
+class TranscodeEvent(Contract):
+    """A rendition of stored speech (`in_key`) in another format, stored at `out_key`."""
+
+    op: Literal["transcode"]
+    tenant_id: TenantId
+    in_key: BlobKey
+    out_key: BlobKey
+    format: AudioFormat
+
+
+class TranscodeResult(Result):
+    key: str
+    format: AudioFormat
+    bytes: int
+
+
+TtsEvent = Annotated[
+    Annotated[SpeakEvent, Tag("speak")] | Annotated[TranscodeEvent, Tag("transcode")],
+    _op("speak"),
+]
+TTS_EVENTS: TypeAdapter[SpeakEvent | TranscodeEvent] = TypeAdapter(TtsEvent)
+
+
+# --------------------------------------------------------------------------- job functions
+
+
+class JobEvent(Contract):
+    """What a job function (the voice pipeline's Lambda) is invoked with."""
+
+    tenant_id: TenantId
+    job_id: str = Field(min_length=1, max_length=128)
+
+
+class JobRunResult(Result):
+    job_id: str
+    status: str
+
+
+# --------------------------------------------------------------------------- helpers
+
+M = TypeVar("M")
+
+
+def parse_event(skill: str, validator: type[M] | TypeAdapter[M], event: Any) -> M:
+    """Validate a skill's incoming event with a contract model or a union's `TypeAdapter`; a
+    `BadRequest` naming the skill and the offending fields otherwise."""
+    try:
+        if isinstance(validator, TypeAdapter):
+            return validator.validate_python(event)
+        return validator.model_validate(event)  # type: ignore[attr-defined]
+    except ValidationError as exc:
+        raise BadRequest(f"{skill}: invalid event: {describe_validation(exc)}") from None
+
+
+def describe_validation(exc: ValidationError, limit: int = 3) -> str:
+    """`field.path: message; …` for the first few errors of a validation failure."""
+    parts = []
+    for error in exc.errors()[:limit]:
+        where = ".".join(str(p) for p in error.get("loc", ())) or "(event)"
+        parts.append(f"{where}: {error.get('msg', 'invalid')}")
+    more = len(exc.errors()) - limit
+    return "; ".join(parts) + (f" (and {more} more)" if more > 0 else "")

@@ -1,1 +1,0 @@
-"""The voice skill: runs a voice job (asr → conversation turn → tts)."""
