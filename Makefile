@@ -42,6 +42,7 @@ test: install-dev deploy-check lint typecheck pytest
 lint: install-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
 typecheck: install-dev
 	$(BIN)/mypy

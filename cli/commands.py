@@ -275,18 +275,34 @@ def knowledge_add(args: argparse.Namespace) -> int:
 
 
 def say(args: argparse.Namespace) -> int:
-    from skills.tts.skill import FORMATS, speak
+    """Speak a sentence into a file (for trying voice messages), through the tts skill."""
+    import base64
 
+    from core.skill_contracts import SpeakEvent, SpeakResult
+
+    formats = ("wav", "ogg", "mp3")
     out = Path(args.out)
     fmt = out.suffix.lower().lstrip(".")
-    if fmt not in FORMATS:
-        raise CliError(f"--out must end in one of: {', '.join('.' + f for f in FORMATS)}")
+    if fmt not in formats:
+        raise CliError(f"--out must end in one of: {', '.join('.' + f for f in formats)}")
+    if not args.text.strip():
+        raise CliError("say needs some text")
+    services = _services()
     try:
-        data, meta = speak(args.text, fmt=fmt)
-    except ValueError as exc:
-        raise CliError(str(exc)) from exc
-    out.write_bytes(data)
-    _say(f"wrote {out} ({meta['duration_s']} s of speech)")
+        spoken = asyncio.run(
+            services.skills.call(
+                "tts",
+                SpeakEvent(tenant_id="cli", text=args.text, format=fmt),
+                SpeakResult,
+                timeout=services.settings.tts_timeout_s,
+            )
+        )
+    except LambdeskError as exc:
+        raise CliError(exc.message) from exc
+    finally:
+        services.close()
+    out.write_bytes(base64.b64decode(spoken.audio_b64 or ""))
+    _say(f"wrote {out} ({spoken.duration_s} s of speech)")
     return 0
 
 

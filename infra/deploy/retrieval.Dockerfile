@@ -32,8 +32,7 @@ REQS
 COPY --from=export /opt/models/ /opt/models/
 
 COPY core/ ${LAMBDA_TASK_ROOT}/core/
-COPY infra/__init__.py ${LAMBDA_TASK_ROOT}/infra/__init__.py
-COPY infra/aws/ ${LAMBDA_TASK_ROOT}/infra/aws/
+COPY infra/ ${LAMBDA_TASK_ROOT}/infra/
 COPY knowledge/ ${LAMBDA_TASK_ROOT}/knowledge/
 COPY skills/__init__.py skills/encoder.py skills/onnx_encoder.py ${LAMBDA_TASK_ROOT}/skills/
 COPY skills/retrieval/ ${LAMBDA_TASK_ROOT}/skills/retrieval/

@@ -23,8 +23,7 @@ aws-lambda-powertools==3.37.0
 REQS
 
 COPY core/ ${LAMBDA_TASK_ROOT}/core/
-COPY infra/__init__.py ${LAMBDA_TASK_ROOT}/infra/__init__.py
-COPY infra/aws/ ${LAMBDA_TASK_ROOT}/infra/aws/
+COPY infra/ ${LAMBDA_TASK_ROOT}/infra/
 COPY knowledge/ ${LAMBDA_TASK_ROOT}/knowledge/
 COPY skills/ ${LAMBDA_TASK_ROOT}/skills/
 RUN python -m compileall -q ${LAMBDA_TASK_ROOT}

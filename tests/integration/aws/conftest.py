@@ -21,7 +21,7 @@ import pytest
 
 from core.bootstrap import Services, build_blob_store, build_services
 from core.ports import SkillContext
-from core.settings import Settings
+from core.settings import Settings, get_settings
 from devtools.local_lambda_server import LocalLambdaServer
 from infra.aws.lambda_skill_invoker import LambdaSkillInvoker
 from tests.fakes import fake_registry
@@ -149,3 +149,29 @@ def services(local_aws: LocalAws, aws_settings: Settings) -> Iterator[Services]:
     for name in invoker.registered:
         local_aws.lambdas.unregister(name)
     built.close()
+
+
+@pytest.fixture
+def aws_env(
+    local_aws: LocalAws, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Settings]:
+    """LAMBDESK_* as serverless.yml sets them, for a fresh table and bucket; every per-process
+    cache (settings, the API handler, the skill handlers' contexts) is reset around the test."""
+    settings = local_aws.settings(tmp_path / "data")
+    env = {
+        "LAMBDESK_BACKEND": "aws",
+        "LAMBDESK_DATA_DIR": str(tmp_path / "data"),
+        "LAMBDESK_AWS_REGION": settings.aws_region,
+        "LAMBDESK_AWS_ENDPOINT_URL": str(settings.aws_endpoint_url),
+        "LAMBDESK_TABLE_NAME": str(settings.table_name),
+        "LAMBDESK_BUCKET_NAME": str(settings.bucket_name),
+        "LAMBDESK_FUNCTION_PREFIX": str(settings.function_prefix),
+        "LAMBDESK_TOKEN_SECRET": str(settings.token_secret),
+        "LAMBDESK_WARMUP": "false",
+        "HF_HUB_OFFLINE": "1",
+    }
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    forget_entrypoints(local_aws)  # Lambda entries build at import: import them afresh
+    yield get_settings()
+    forget_entrypoints(local_aws)

@@ -6,45 +6,16 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-
-import pytest
 
 from core.auth import create_tenant_with_keys
 from core.bootstrap import build_services
 from core.models import Tenant
-from core.settings import Settings, get_settings
-from tests.integration.aws.conftest import LocalAws, forget_entrypoints
+from core.settings import Settings
+from tests.integration.aws.conftest import LocalAws
 
 ORIGIN = "https://bank.example"
-
-
-@pytest.fixture
-def aws_env(
-    local_aws: LocalAws, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[Settings]:
-    """LAMBDESK_* as serverless.yml sets them, for a fresh table and bucket; every per-process
-    cache (settings, the API handler, the skill handlers' contexts) is reset around the test."""
-    settings = local_aws.settings(tmp_path / "data")
-    env = {
-        "LAMBDESK_BACKEND": "aws",
-        "LAMBDESK_DATA_DIR": str(tmp_path / "data"),
-        "LAMBDESK_AWS_REGION": settings.aws_region,
-        "LAMBDESK_AWS_ENDPOINT_URL": str(settings.aws_endpoint_url),
-        "LAMBDESK_TABLE_NAME": str(settings.table_name),
-        "LAMBDESK_BUCKET_NAME": str(settings.bucket_name),
-        "LAMBDESK_FUNCTION_PREFIX": str(settings.function_prefix),
-        "LAMBDESK_TOKEN_SECRET": str(settings.token_secret),
-        "LAMBDESK_WARMUP": "false",
-        "HF_HUB_OFFLINE": "1",
-    }
-    for key, value in env.items():
-        monkeypatch.setenv(key, value)
-    forget_entrypoints(local_aws)  # Lambda entries build at import: import them afresh
-    yield get_settings()
-    forget_entrypoints(local_aws)
 
 
 def _event(
