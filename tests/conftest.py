@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from core.settings import Settings
+from tests.local_aws import local_aws  # noqa: F401 - a fixture, shared by every tier
 
 _TIERS = ("unit", "contract", "integration", "e2e")
 
