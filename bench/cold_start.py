@@ -1,13 +1,17 @@
 """Cold-start benchmark: what a fresh process pays before its first answer, each beside a
 baseline measured in the same run (these machines are noisy: read the ratios).
 
+- API Lambda cold start: a fresh interpreter imports `api.lambda_handler` (which builds the aws
+  clients, services and app at import) and answers one HTTP API v2 `GET /healthz` event through
+  Mangum, beside a bare FastAPI + Mangum app with boto3 DynamoDB and S3 clients doing the same;
+  `--root` measures another checkout's entry the same way (a before/after comparison);
 - API import: `import api.app` + `create_app()` in a fresh interpreter, beside `import fastapi`
-  alone (the floor any FastAPI service pays) — what an API Lambda's init costs;
+  alone (the floor any FastAPI service pays);
 - skill cold start: a fresh process's first intent and retrieval call over a trained tenant
   (imports, encoder load, model/index read), beside the same process's next call (warm), on
   ONNX Runtime (the default) and on sentence-transformers/torch (the baseline).
 
-    .venv/bin/python bench/cold_start.py [--runs 5]
+    .venv/bin/python bench/cold_start.py [--runs 5] [--root OTHER_CHECKOUT] [--api-only]
 
 One figure per line.
 """
@@ -17,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -30,6 +35,70 @@ import time; t = time.perf_counter()
 from api.app import create_app; create_app()
 print((time.perf_counter() - t) * 1000)
 """
+HEALTHZ_EVENT = {
+    "version": "2.0",
+    "routeKey": "$default",
+    "rawPath": "/healthz",
+    "rawQueryString": "",
+    "headers": {"host": "api.example"},
+    "requestContext": {
+        "accountId": "000000000000",
+        "apiId": "bench",
+        "domainName": "api.example",
+        "domainPrefix": "api",
+        "requestId": "r1",
+        "routeKey": "$default",
+        "stage": "$default",
+        "time": "30/Nov/2026:00:00:00 +0000",
+        "timeEpoch": 0,
+        "http": {
+            "method": "GET",
+            "path": "/healthz",
+            "protocol": "HTTP/1.1",
+            "sourceIp": "203.0.113.1",
+            "userAgent": "bench",
+        },
+    },
+    "isBase64Encoded": False,
+}
+LAMBDA_ENTRY = f"""
+import sys, time; t = time.perf_counter()
+sys.path.insert(0, sys.argv[1])
+from api.lambda_handler import handler
+response = handler({HEALTHZ_EVENT!r}, None)
+assert response["statusCode"] == 200, response
+print((time.perf_counter() - t) * 1000)
+"""
+BARE_LAMBDA = f"""
+import sys, time; t = time.perf_counter()
+import boto3
+from fastapi import FastAPI
+from mangum import Mangum
+session = boto3.session.Session(region_name="us-east-1")
+dynamodb, s3 = session.client("dynamodb"), session.client("s3")
+app = FastAPI()
+
+@app.get("/healthz")
+async def healthz():
+    return {{"status": "ok"}}
+
+handler = Mangum(app, lifespan="off")
+response = handler({HEALTHZ_EVENT!r}, None)
+assert response["statusCode"] == 200, response
+print((time.perf_counter() - t) * 1000)
+"""
+# What serverless.yml gives the API function (no call leaves the process for /healthz).
+LAMBDA_ENV = {
+    "LAMBDESK_BACKEND": "aws",
+    "LAMBDESK_TABLE_NAME": "lambdesk-bench",
+    "LAMBDESK_BUCKET_NAME": "lambdesk-bench-blobs",
+    "LAMBDESK_FUNCTION_PREFIX": "lambdesk-bench-",
+    "LAMBDESK_TOKEN_SECRET": "bench-secret",
+    "LAMBDESK_WARMUP": "false",
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_DEFAULT_REGION": "us-east-1",
+}
 IMPORT_FASTAPI = """
 import time; t = time.perf_counter()
 import fastapi; fastapi.FastAPI()
@@ -56,11 +125,45 @@ print(json.dumps(out))
 """
 
 
-def run_python(code: str, env: dict[str, str]) -> str:
+def run_python(code: str, env: dict[str, str], *args: str, cwd: Path = ROOT) -> str:
     done = subprocess.run(
-        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, check=True
+        [sys.executable, "-c", code, *args], cwd=cwd, env=env, capture_output=True, text=True
     )
+    if done.returncode != 0:
+        raise RuntimeError(done.stderr[-2000:])
     return done.stdout.strip().splitlines()[-1]
+
+
+def _cpu_ms(code: str, env: dict[str, str], *args: str, cwd: Path = ROOT) -> tuple[float, float]:
+    """(wall ms the process reports, CPU ms it used: user + system, from the OS)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    wall = float(run_python(code, env, *args, cwd=cwd))
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime) * 1000
+    return wall, cpu
+
+
+def lambda_cold_starts(runs: int, roots: list[Path]) -> None:
+    """Fresh-process cold start of each checkout's API entry, beside the bare baseline,
+    interleaved so that machine noise hits every variant alike. CPU time (what the process
+    itself spent) is steadier than wall time on a shared machine; both are printed."""
+    env = {**os.environ, **LAMBDA_ENV}
+    samples: dict[str, list[tuple[float, float]]] = {"bare": []}
+    for root in roots:
+        samples[str(root)] = []
+    for _ in range(runs):
+        samples["bare"].append(_cpu_ms(BARE_LAMBDA, env))
+        for root in roots:
+            samples[str(root)].append(_cpu_ms(LAMBDA_ENTRY, env, str(root), cwd=root))
+    bare_wall = statistics.median(w for w, _ in samples["bare"])
+    bare_cpu = statistics.median(c for _, c in samples["bare"])
+    print(f"lambda_bare_fastapi_mangum_boto3_ms={bare_wall:.0f} cpu_ms={bare_cpu:.0f}")
+    for root in roots:
+        wall = statistics.median(w for w, _ in samples[str(root)])
+        cpu = statistics.median(c for _, c in samples[str(root)])
+        label = "this" if root == ROOT else root.name
+        print(f"lambda_entry_ms[{label}]={wall:.0f} cpu_ms={cpu:.0f}")
+        print(f"lambda_entry_over_bare[{label}]={wall / bare_wall:.2f} cpu={cpu / bare_cpu:.2f}")
 
 
 def prepare_tenant(env: dict[str, str]) -> None:
@@ -89,7 +192,12 @@ print("ok")
 def main() -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--root", type=Path, action="append", default=[])
+    parser.add_argument("--api-only", action="store_true", help="the API Lambda figures only")
     args = parser.parse_args()
+    lambda_cold_starts(args.runs, [ROOT, *[r.resolve() for r in args.root]])
+    if args.api_only:
+        return 0
     with tempfile.TemporaryDirectory() as data:
         env = {**os.environ, "LAMBDESK_DATA_DIR": data, "LAMBDESK_LOG_STDOUT": "false"}
         env["OMP_WAIT_POLICY"] = "PASSIVE"

@@ -14,6 +14,7 @@ worth a retry) from "the skill broke" (retry).
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import (
@@ -39,14 +40,16 @@ BlobKey = Annotated[str, Field(min_length=1, max_length=MAX_KEY)]
 class Contract(BaseModel):
     """Base of every event: unknown fields are an error, values are validated."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # Validators are built on first use, not at import: a process uses a few of these models,
+    # and the API Lambda's cold start should not pay for the rest.
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
 
 class Result(BaseModel):
     """Base of every result: unknown fields are ignored, so a skill deployed ahead of its caller
     may add fields without breaking it."""
 
-    model_config = ConfigDict(extra="ignore", frozen=True)
+    model_config = ConfigDict(extra="ignore", frozen=True, defer_build=True)
 
 
 class Fault(Result):
@@ -155,7 +158,12 @@ RetrievalEvent = Annotated[
     | Annotated[RebuildEvent, Tag("rebuild")],
     _op("search"),
 ]
-RETRIEVAL_EVENTS: TypeAdapter[SearchEvent | IndexEvent | RebuildEvent] = TypeAdapter(RetrievalEvent)
+
+
+@cache
+def retrieval_events() -> TypeAdapter[SearchEvent | IndexEvent | RebuildEvent]:
+    """The validator of the union (built once, on first use)."""
+    return TypeAdapter(RetrievalEvent)
 
 
 # --------------------------------------------------------------------------- asr
@@ -205,7 +213,12 @@ AsrEvent = Annotated[
     Annotated[ProbeEvent, Tag("probe")] | Annotated[TranscribeEvent, Tag("transcribe")],
     _op("transcribe"),
 ]
-ASR_EVENTS: TypeAdapter[ProbeEvent | TranscribeEvent] = TypeAdapter(AsrEvent)
+
+
+@cache
+def asr_events() -> TypeAdapter[ProbeEvent | TranscribeEvent]:
+    """The validator of the union (built once, on first use)."""
+    return TypeAdapter(AsrEvent)
 
 
 # --------------------------------------------------------------------------- tts
@@ -254,7 +267,12 @@ TtsEvent = Annotated[
     Annotated[SpeakEvent, Tag("speak")] | Annotated[TranscodeEvent, Tag("transcode")],
     _op("speak"),
 ]
-TTS_EVENTS: TypeAdapter[SpeakEvent | TranscodeEvent] = TypeAdapter(TtsEvent)
+
+
+@cache
+def tts_events() -> TypeAdapter[SpeakEvent | TranscodeEvent]:
+    """The validator of the union (built once, on first use)."""
+    return TypeAdapter(TtsEvent)
 
 
 # --------------------------------------------------------------------------- job functions

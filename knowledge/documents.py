@@ -19,7 +19,8 @@ from core.errors import BadRequest, NotFound, PayloadTooLarge
 from core.ids import new_ulid
 from core.models import utcnow
 from core.ports import BlobStore, SkillInvoker
-from knowledge.index import (
+from knowledge.ingest import detect_format, parse_document
+from knowledge.store import (
     DOCS_PREFIX,
     delete_chunks,
     doc_key,
@@ -27,7 +28,6 @@ from knowledge.index import (
     read_doc,
     valid_doc_id,
 )
-from knowledge.ingest import detect_format, parse_document
 
 logger = logging.getLogger(__name__)
 

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import io
 import json
-import re
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
@@ -33,44 +32,33 @@ import numpy as np
 from core.errors import NotFound
 from core.ids import new_ulid
 from core.ports import BlobStore
+from knowledge.store import (
+    CHUNKS_PREFIX,
+    DOCS_PREFIX,
+    INDEX_CURRENT,
+    INDEX_PREFIX,
+    chunk_keys,
+    delete_chunks,
+    doc_key,
+    list_doc_ids,
+    read_doc,
+    valid_doc_id,
+)
 
-DOCS_PREFIX = "knowledge/docs/"
-CHUNKS_PREFIX = "knowledge/chunks/"
-INDEX_PREFIX = "knowledge/index/"
-INDEX_CURRENT = f"{INDEX_PREFIX}CURRENT"
-_DOC_ID = re.compile(r"^[0-9A-Za-z_-]{1,80}$")
+__all__ = [
+    "CHUNKS_PREFIX",
+    "DOCS_PREFIX",
+    "INDEX_CURRENT",
+    "INDEX_PREFIX",
+    "chunk_keys",
+    "delete_chunks",
+    "doc_key",
+    "list_doc_ids",
+    "read_doc",
+    "valid_doc_id",
+]
 
 Embedder = Callable[[Sequence[str]], np.ndarray]
-
-
-def valid_doc_id(doc_id: str) -> bool:
-    return bool(_DOC_ID.match(doc_id))
-
-
-def doc_key(doc_id: str) -> str:
-    if not valid_doc_id(doc_id):
-        raise NotFound(f"document {doc_id!r} not found")
-    return f"{DOCS_PREFIX}{doc_id}.json"
-
-
-def chunk_keys(doc_id: str) -> tuple[str, str]:
-    """(vectors `.npz`, chunk texts `.json`) of one document."""
-    doc_key(doc_id)
-    return f"{CHUNKS_PREFIX}{doc_id}.npz", f"{CHUNKS_PREFIX}{doc_id}.json"
-
-
-def list_doc_ids(*, tenant_id: str, blobs: BlobStore) -> list[str]:
-    keys = blobs.list(tenant_id=tenant_id, prefix=DOCS_PREFIX)
-    return [k[len(DOCS_PREFIX) : -len(".json")] for k in keys if k.endswith(".json")]
-
-
-def read_doc(*, tenant_id: str, blobs: BlobStore, doc_id: str) -> dict[str, Any]:
-    """The stored document record, or `NotFound`."""
-    data = blobs.find(tenant_id=tenant_id, key=doc_key(doc_id))
-    if data is None:
-        raise NotFound(f"document {doc_id!r} not found")
-    record: dict[str, Any] = json.loads(data)
-    return record
 
 
 def _npz(arrays: dict[str, np.ndarray]) -> bytes:
@@ -115,11 +103,6 @@ def embed_document(
         content_type="application/json",
     )
     return records
-
-
-def delete_chunks(*, tenant_id: str, blobs: BlobStore, doc_id: str) -> None:
-    for key in chunk_keys(doc_id):
-        blobs.delete(tenant_id=tenant_id, key=key)
 
 
 # --------------------------------------------------------------------------- the index

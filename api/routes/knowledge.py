@@ -14,7 +14,7 @@ from core.auth import PrincipalRole
 from core.errors import BadRequest, Forbidden, NotFound
 from knowledge import documents
 from knowledge.documents import DocumentInfo
-from knowledge.index import valid_doc_id
+from knowledge.store import valid_doc_id
 
 router = APIRouter(prefix="/v1/knowledge", tags=["knowledge"])
 

@@ -30,7 +30,7 @@ import numpy as np
 
 from core.errors import BadRequest, LambdeskError, UnsupportedMediaType
 from core.ports import SkillContext
-from core.skill_contracts import ASR_EVENTS, ProbeEvent, TranscribeEvent, parse_event
+from core.skill_contracts import ProbeEvent, TranscribeEvent, asr_events, parse_event
 from skills.audio import (
     ASR_SAMPLE_RATE,
     AudioDecodeError,
@@ -162,7 +162,7 @@ def probe_upload(request: ProbeEvent, ctx: SkillContext) -> dict[str, Any]:
 
 def run(event: Mapping[str, Any], ctx: SkillContext) -> dict[str, Any]:
     """The skill entry point (the local invoker and the Lambda handler both call this)."""
-    request = parse_event("asr", ASR_EVENTS, event)
+    request = parse_event("asr", asr_events(), event)
     if isinstance(request, ProbeEvent):
         return probe_upload(request, ctx)
     try:

@@ -23,7 +23,7 @@ import numpy as np
 
 from core.errors import BadRequest
 from core.ports import SkillContext
-from core.skill_contracts import RETRIEVAL_EVENTS, IndexEvent, SearchEvent, parse_event
+from core.skill_contracts import IndexEvent, SearchEvent, parse_event, retrieval_events
 from knowledge.index import IndexCache, embed_document, rebuild_index, valid_doc_id
 
 _indexes = IndexCache()
@@ -36,7 +36,7 @@ def _embed(texts: Sequence[str]) -> np.ndarray:
 
 
 def run(event: Mapping[str, Any], ctx: SkillContext) -> dict[str, Any]:
-    request = parse_event("retrieval", RETRIEVAL_EVENTS, event)
+    request = parse_event("retrieval", retrieval_events(), event)
     tenant_id = request.tenant_id
     blobs = ctx.blobs
     if isinstance(request, SearchEvent):

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from core.ports import SkillContext
-from core.skill_contracts import TTS_EVENTS, TranscodeEvent, parse_event
+from core.skill_contracts import TranscodeEvent, parse_event, tts_events
 from skills.audio import MEDIA_TYPES, encode, transcode
 
 log = logging.getLogger(__name__)
@@ -115,7 +115,7 @@ VOICE_RATE = 22050  # renditions other than opus keep the piper voice's own rate
 
 def run(event: Mapping[str, Any], ctx: SkillContext) -> dict[str, Any]:
     """The skill entry point (the local invoker and the Lambda handler both call this)."""
-    request = parse_event("tts", TTS_EVENTS, event)
+    request = parse_event("tts", tts_events(), event)
     if isinstance(request, TranscodeEvent):
         source = ctx.blobs.get(tenant_id=request.tenant_id, key=request.in_key)
         rate = None if request.format == "ogg" else VOICE_RATE

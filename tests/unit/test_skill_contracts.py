@@ -7,9 +7,6 @@ import pytest
 
 from core.errors import BadRequest
 from core.skill_contracts import (
-    ASR_EVENTS,
-    RETRIEVAL_EVENTS,
-    TTS_EVENTS,
     IndexEvent,
     IntentEvent,
     IntentResult,
@@ -18,25 +15,30 @@ from core.skill_contracts import (
     SpeakEvent,
     TranscodeEvent,
     TranscribeEvent,
+    asr_events,
     parse_event,
+    retrieval_events,
+    tts_events,
 )
 
 
 def test_an_event_without_op_is_the_skills_main_operation() -> None:
     assert isinstance(
-        parse_event("retrieval", RETRIEVAL_EVENTS, {"tenant_id": "a", "query": "q"}), SearchEvent
+        parse_event("retrieval", retrieval_events(), {"tenant_id": "a", "query": "q"}), SearchEvent
     )
     assert isinstance(
-        parse_event("asr", ASR_EVENTS, {"tenant_id": "a", "audio_key": "k"}), TranscribeEvent
+        parse_event("asr", asr_events(), {"tenant_id": "a", "audio_key": "k"}), TranscribeEvent
     )
-    assert isinstance(parse_event("tts", TTS_EVENTS, {"tenant_id": "a", "text": "hi"}), SpeakEvent)
+    assert isinstance(
+        parse_event("tts", tts_events(), {"tenant_id": "a", "text": "hi"}), SpeakEvent
+    )
 
 
 def test_op_selects_the_operation() -> None:
     event = {"op": "index", "tenant_id": "a", "doc_id": "d1"}
-    assert isinstance(parse_event("retrieval", RETRIEVAL_EVENTS, event), IndexEvent)
+    assert isinstance(parse_event("retrieval", retrieval_events(), event), IndexEvent)
     probe = {"op": "probe", "tenant_id": "a", "audio_key": "k", "max_seconds": 120}
-    assert isinstance(parse_event("asr", ASR_EVENTS, probe), ProbeEvent)
+    assert isinstance(parse_event("asr", asr_events(), probe), ProbeEvent)
     transcode = {
         "op": "transcode",
         "tenant_id": "a",
@@ -44,7 +46,7 @@ def test_op_selects_the_operation() -> None:
         "out_key": "y",
         "format": "wav",
     }
-    assert isinstance(parse_event("tts", TTS_EVENTS, transcode), TranscodeEvent)
+    assert isinstance(parse_event("tts", tts_events(), transcode), TranscodeEvent)
 
 
 @pytest.mark.parametrize(
@@ -53,11 +55,11 @@ def test_op_selects_the_operation() -> None:
         ("intent", IntentEvent, {"text": "hi"}, "tenant_id"),
         ("intent", IntentEvent, {"tenant_id": "a", "text": 5}, "text"),
         ("intent", IntentEvent, {"tenant_id": "a", "text": "hi", "txet": "typo"}, "txet"),
-        ("retrieval", RETRIEVAL_EVENTS, {"op": "explode", "tenant_id": "a"}, "explode"),
-        ("retrieval", RETRIEVAL_EVENTS, {"tenant_id": "a", "query": "q", "top_k": 500}, "top_k"),
-        ("asr", ASR_EVENTS, {"tenant_id": "a", "audio_key": "k", "beam_size": 0}, "beam_size"),
-        ("tts", TTS_EVENTS, {"tenant_id": "a", "text": ""}, "text"),
-        ("tts", TTS_EVENTS, {"tenant_id": "a", "text": "hi", "format": "exe"}, "format"),
+        ("retrieval", retrieval_events(), {"op": "explode", "tenant_id": "a"}, "explode"),
+        ("retrieval", retrieval_events(), {"tenant_id": "a", "query": "q", "top_k": 500}, "top_k"),
+        ("asr", asr_events(), {"tenant_id": "a", "audio_key": "k", "beam_size": 0}, "beam_size"),
+        ("tts", tts_events(), {"tenant_id": "a", "text": ""}, "text"),
+        ("tts", tts_events(), {"tenant_id": "a", "text": "hi", "format": "exe"}, "format"),
         ("intent", IntentEvent, "not an object", "event"),
     ],
 )
