@@ -14,6 +14,7 @@ from functools import lru_cache
 from typing import Any
 
 from core.ports import (
+    AnalyticsStore,
     BlobStore,
     ConversationLog,
     HistoryStore,
@@ -38,6 +39,7 @@ class Container:
     log: ConversationLog
     token_secret: bytes
     extras: dict[str, Any] = field(default_factory=dict)
+    analytics: AnalyticsStore | None = None  # daily counters; None: analytics not recorded
 
     def close(self) -> None:
         self.skills.close()
@@ -95,6 +97,7 @@ def _build_local(settings: Settings) -> Container:
     from infra.local.filesystem_blob_store import FilesystemBlobStore
     from infra.local.inprocess_skill_invoker import InProcessSkillInvoker
     from infra.local.jsonl_conversation_log import JsonlConversationLog
+    from infra.local.sqlite_analytics_store import SqliteAnalyticsStore
     from infra.local.sqlite_history_store import SqliteHistoryStore
     from infra.local.sqlite_job_store import SqliteJobStore
     from infra.local.sqlite_tenant_store import SqliteTenantStore
@@ -114,11 +117,13 @@ def _build_local(settings: Settings) -> Container:
         ),
         log=JsonlConversationLog(log_dir=data / "logs", stdout=settings.log_stdout),
         token_secret=_local_token_secret(settings),
+        analytics=SqliteAnalyticsStore(db_path=db),
     )
 
 
 def _build_aws(settings: Settings) -> Container:
     from infra.aws.clients import aws_clients
+    from infra.aws.dynamodb_analytics_store import DynamoDBAnalyticsStore
     from infra.aws.dynamodb_history_store import DynamoDBHistoryStore
     from infra.aws.dynamodb_job_store import DynamoDBJobStore
     from infra.aws.dynamodb_tenant_store import DynamoDBTenantStore
@@ -146,6 +151,7 @@ def _build_aws(settings: Settings) -> Container:
         skills=LambdaSkillInvoker(client=clients.lambda_, function_prefix=settings.function_prefix),
         log=PowertoolsConversationLog(service=settings.service_name),
         token_secret=settings.token_secret.encode(),
+        analytics=DynamoDBAnalyticsStore(table_name=settings.table_name, client=clients.dynamodb),
     )
 
 

@@ -19,6 +19,7 @@ import weakref
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
+from core import analytics
 from core.auth import Principal, PrincipalRole
 from core.bootstrap import Container
 from core.errors import (
@@ -191,23 +192,28 @@ async def handle_turn(
             ),
         )
 
-    _record_turn(
-        container,
-        TurnRecord(
-            tenant_id=tenant_id,
-            session_id=session_id,
-            request_id=request_id,
-            user_message_id=user.message_id,
-            bot_message_id=bot.message_id,
-            channel=channel,
-            user_text=text,
-            bot_text=decision.text,
-            intent=decision.intent,
-            confidence=decision.confidence,
-            source=decision.source,
-            latency_ms=latency,
-            degraded=degraded,
-        ),
+    record = TurnRecord(
+        tenant_id=tenant_id,
+        session_id=session_id,
+        request_id=request_id,
+        user_message_id=user.message_id,
+        bot_message_id=bot.message_id,
+        channel=channel,
+        user_text=text,
+        bot_text=decision.text,
+        intent=decision.intent,
+        confidence=decision.confidence,
+        source=decision.source,
+        latency_ms=latency,
+        degraded=degraded,
+    )
+    _record_turn(container, record)
+    analytics.record_turn(
+        container.analytics,
+        record=record,
+        decision=decision,
+        first_turn=state.turns == 0,
+        metadata=metadata,
     )
     return ChatReply(
         session_id=session_id,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 
+from core.analytics import record_handoff
 from core.bootstrap import Container
 from core.conversation import session_lock
 from core.errors import Conflict, Unprocessable, VersionConflict
@@ -79,6 +80,8 @@ async def request_handoff(
                     )
                 ],
             )
+    if changed:
+        record_handoff(container.analytics, tenant_id=tenant_id, turnless=state.turns == 0)
     return state
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from core.auth import Principal, PrincipalRole, issue_session_token
 from core.errors import Forbidden, NotFound
+from core.identity import verified_user_id
 from core.ids import new_id
 from core.models import Channel, SessionCreate, SessionCreated, SessionState, Tenant
 from core.ports import HistoryStore
@@ -25,14 +26,19 @@ def create_session_state(
     channel: Channel = Channel.TEXT,
     origin: str | None = None,
     metadata: dict[str, object] | None = None,
+    user_id: str | None = None,
 ) -> SessionState:
-    """Store the state of a brand-new session (version 0)."""
+    """Store the state of a brand-new session (version 0). `user_id` must be verified already
+    (`core.identity`): it is stored as the session's trusted `slots["user_id"]`."""
+    slots: dict[str, object] = {"metadata": dict(metadata)} if metadata else {}
+    if user_id:
+        slots["user_id"] = user_id
     state = SessionState(
         tenant_id=tenant_id,
         session_id=new_id("s_"),
         channel=channel,
         origin=origin,
-        slots={"metadata": dict(metadata)} if metadata else {},
+        slots=slots,
     )
     return history.put_state(state, expected_version=None)
 
@@ -56,12 +62,19 @@ def open_session(
     elif principal.role is not PrincipalRole.ADMIN:
         raise Forbidden("a session token cannot open sessions", code="forbidden_role")
     request = request or SessionCreate()
+    user_id = verified_user_id(
+        token_secret=secret,
+        tenant_id=tenant.tenant_id,
+        user_id=request.user_id,
+        signature=request.user_signature,
+    )
     state = create_session_state(
         history=history,
         tenant_id=tenant.tenant_id,
         channel=request.channel,
         origin=origin,
         metadata=request.metadata,
+        user_id=user_id,
     )
     token, expires_at = issue_session_token(
         secret=secret, tenant_id=tenant.tenant_id, session_id=state.session_id, ttl_s=token_ttl_s
@@ -71,6 +84,7 @@ def open_session(
         session_token=token,
         expires_at=expires_at,
         greeting=tenant.greeting,
+        user_verified=user_id is not None,
     )
 
 

@@ -1,0 +1,287 @@
+"""Analytics from counters, on in-memory stores: what a turn, a handoff and a rating add, how
+the summary reads them back (rates, top intents, latency percentiles from the histogram), and
+how unanswered questions are grouped and exported as training rows."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from core import analytics
+from core.analytics import (
+    feedback_counts,
+    group_questions,
+    latency_bucket,
+    percentile_from_histogram,
+    summarize,
+    training_rows,
+)
+from core.bootstrap import Container
+from core.conversation import handle_turn
+from core.errors import NotFound, Unprocessable
+from core.feedback import give_feedback
+from core.handoff import request_handoff
+from core.models import ChatReply, Rating, Role, Tenant, utcnow
+from core.sessions import create_session_state
+from core.settings import Settings
+from tests.memory_stores import (
+    MemoryAnalyticsStore,
+    MemoryBlobStore,
+    MemoryHistoryStore,
+    MemoryJobStore,
+    MemoryTenantStore,
+)
+from tests.unit.test_conversation import CARD_ANSWER, MemoryLog, ScriptedSkills, intent
+
+
+@pytest.fixture
+def container(tmp_path: Path) -> Container:
+    skills = ScriptedSkills()
+    skills.script = {"intent": intent(None, 0.1), "retrieval": {"hits": []}}
+    built = Container(
+        settings=Settings(data_dir=tmp_path, log_stdout=False, warmup=False),
+        tenants=MemoryTenantStore(),
+        history=MemoryHistoryStore(),
+        jobs=MemoryJobStore(),
+        blobs=MemoryBlobStore(),
+        skills=skills,
+        log=MemoryLog(),
+        token_secret=b"secret",
+        analytics=MemoryAnalyticsStore(unanswered_per_day=50),
+    )
+    built.tenants.create_tenant(
+        Tenant(tenant_id="bank", responses={"card_arrival": CARD_ANSWER}, handoff_after=2)
+    )
+    return built
+
+
+def _turn(
+    container: Container, session_id: str, text: str, *, suggestion: bool = False
+) -> ChatReply:
+    tenant = container.tenants.get_tenant(tenant_id="bank")
+    return asyncio.run(
+        handle_turn(
+            container=container,
+            tenant=tenant,
+            session_id=session_id,
+            text=text,
+            metadata={"suggestion": True} if suggestion else None,
+        )
+    )
+
+
+def _session(container: Container) -> str:
+    return create_session_state(history=container.history, tenant_id="bank").session_id
+
+
+def _summary(container: Container) -> dict[str, Any]:
+    assert container.analytics is not None
+    today = utcnow().date()
+    return summarize(analytics=container.analytics, tenant_id="bank", start=today, end=today)
+
+
+def test_turns_sessions_sources_and_intents_are_counted_once_per_turn(
+    container: Container,
+) -> None:
+    one, two = _session(container), _session(container)
+    assert isinstance(container.skills, ScriptedSkills)
+    container.skills.script["intent"] = intent("card_arrival", 0.95)
+    _turn(container, one, "where is my card")
+    _turn(container, one, "still no card", suggestion=True)
+    container.skills.script["intent"] = intent(None, 0.1)
+    _turn(container, two, "can I pay with bitcoin, mail me at jo@example.com")
+
+    summary = _summary(container)
+
+    assert summary["turns"] == 3 and summary["sessions"] == 2
+    assert summary["sources"] == {"intent": 2, "fallback": 1}
+    assert summary["top_intents"] == [{"intent": "card_arrival", "count": 2}]
+    assert summary["fallback_rate"] == round(1 / 3, 4)
+    assert summary["suggestion_clicks"] == 1
+    assert summary["latency_ms"]["p50"] is not None
+    unanswered = summary["unanswered"]
+    assert isinstance(unanswered, list)
+    assert [q["text"] for q in unanswered] == ["can I pay with bitcoin, mail me at [email]"]
+    assert summary["days"] == [  # one row per day of the window, zeros included
+        {
+            "day": utcnow().date().isoformat(),
+            "turns": 3,
+            "sessions": 2,
+            "fallbacks": 1,
+            "handoffs": 0,
+            "feedback_up": 0,
+            "feedback_down": 0,
+        }
+    ]
+
+
+def test_a_handoff_counts_once_whether_asked_for_or_caused_by_fallbacks(
+    container: Container,
+) -> None:
+    caused, asked = _session(container), _session(container)
+    _turn(container, caused, "blorp")
+    _turn(container, caused, "blorp blorp")  # the second fallback hands off
+    _turn(container, caused, "hello?")  # quiet: already handed off
+    tenant = container.tenants.get_tenant(tenant_id="bank")
+    for _ in range(2):  # asked twice: still one handoff
+        asyncio.run(request_handoff(container=container, tenant=tenant, session_id=asked))
+
+    summary = _summary(container)
+
+    assert summary["handoffs"] == 2
+    assert summary["sessions"] == 2  # the turnless one counts when it is handed off
+    assert summary["handoff_rate"] == 1.0
+    texts = [q["text"] for q in summary["unanswered"]]
+    assert texts == ["blorp blorp", "blorp"]  # the quiet turn is not "unanswered"
+
+
+def test_the_last_rating_of_a_message_is_what_counts(container: Container) -> None:
+    session = _session(container)
+    reply = _turn(container, session, "blorp")
+    rate = {
+        "history": container.history,
+        "analytics": container.analytics,
+        "tenant_id": "bank",
+        "session_id": session,
+        "message_id": reply.message_id,
+    }
+
+    give_feedback(**rate, rating=Rating.UP)  # type: ignore[arg-type]
+    give_feedback(**rate, rating=Rating.DOWN, comment="  useless  ")  # type: ignore[arg-type]
+    give_feedback(**rate, rating=Rating.DOWN)  # type: ignore[arg-type]
+
+    summary = _summary(container)
+    assert summary["feedback"] == {"up": 0, "down": 1}
+    assert summary["thumbs_down_rate"] == 1.0
+    stored = container.history.get_feedback(
+        tenant_id="bank", session_id=session, message_id=reply.message_id
+    )
+    assert stored is not None and stored.rating is Rating.DOWN and stored.comment is None
+
+
+def test_only_the_bots_replies_in_the_tenants_session_can_be_rated(container: Container) -> None:
+    session = _session(container)
+    reply = _turn(container, session, "blorp")
+    user_message = next(
+        m
+        for m in container.history.list_messages(tenant_id="bank", session_id=session).items
+        if m.role is Role.USER
+    )
+    common = {"history": container.history, "analytics": container.analytics}
+    with pytest.raises(Unprocessable):
+        give_feedback(
+            **common,  # type: ignore[arg-type]
+            tenant_id="bank",
+            session_id=session,
+            message_id=user_message.message_id,
+            rating=Rating.UP,
+        )
+    for tenant_id, session_id in (("other", session), ("bank", "s_missing")):
+        with pytest.raises(NotFound):
+            give_feedback(
+                **common,  # type: ignore[arg-type]
+                tenant_id=tenant_id,
+                session_id=session_id,
+                message_id=reply.message_id,
+                rating=Rating.UP,
+            )
+    assert _summary(container)["feedback"] == {"up": 0, "down": 0}
+
+
+def test_a_failing_analytics_store_never_fails_the_turn(container: Container) -> None:
+    class Broken(MemoryAnalyticsStore):
+        def _add(self, *args: object, **kwargs: object) -> dict[str, int]:
+            raise RuntimeError("store down")
+
+    container.analytics = Broken()
+    reply = _turn(container, _session(container), "blorp")
+    assert reply.text
+
+
+@pytest.mark.parametrize(
+    ("previous", "rating", "expected"),
+    [
+        (None, Rating.UP, {"feedback_up": 1}),
+        (Rating.UP, Rating.UP, {}),
+        (Rating.UP, Rating.DOWN, {"feedback_down": 1, "feedback_up": -1}),
+    ],
+)
+def test_feedback_counts(previous: Rating | None, rating: Rating, expected: dict[str, int]) -> None:
+    assert feedback_counts(rating, previous) == expected
+
+
+def test_latency_buckets_grow_by_a_quarter() -> None:
+    assert latency_bucket(0.2) == 0 and latency_bucket(1.0) == 0
+    assert latency_bucket(1.1) == 1 and latency_bucket(1.25) == 1 and latency_bucket(1.3) == 2
+    assert latency_bucket(10**9) == analytics.LATENCY_BUCKETS - 1
+    for ms in (3.0, 47.0, 980.0, 12_000.0):
+        index = latency_bucket(ms)
+        assert 1.25 ** (index - 1) < ms <= 1.25**index
+
+
+def test_percentiles_from_the_histogram_stay_within_their_bucket() -> None:
+    latencies = [float(v) for v in range(10, 1010, 10)]  # 10 ms .. 1000 ms, 100 turns
+    buckets: dict[int, int] = {}
+    for ms in latencies:
+        buckets[latency_bucket(ms)] = buckets.get(latency_bucket(ms), 0) + 1
+
+    for q, exact in ((50, 500.0), (95, 950.0)):
+        estimate = percentile_from_histogram(buckets, q)
+        assert estimate is not None
+        assert exact / 1.25 <= estimate <= exact * 1.25
+    assert percentile_from_histogram({}, 50) is None
+
+
+def test_similar_questions_are_grouped_and_exported_as_training_rows() -> None:
+    questions = [
+        "Can I pay with bitcoin?",
+        "do you accept bitcoin payments",
+        "how do I change my address",
+        "bitcoin payment possible?",
+        "change of address please",
+        "what's the weather like",
+    ]
+
+    groups = group_questions(questions)
+
+    assert [g["questions"] for g in groups] == [
+        ["Can I pay with bitcoin?", "do you accept bitcoin payments", "bitcoin payment possible?"],
+        ["how do I change my address", "change of address please"],
+        ["what's the weather like"],
+    ]
+    bitcoin = groups[0]
+    assert bitcoin["intent"] == "bitcoin_payment"
+    rows = list(csv.reader(io.StringIO(bitcoin["csv"])))
+    assert rows == [[q, "bitcoin_payment"] for q in bitcoin["questions"]]
+
+
+def test_training_rows_quote_commas_and_defuse_formulas() -> None:
+    rows = training_rows(['=HYPERLINK("x")', "card, lost", "two\nlines"], "new_intent")
+    assert list(csv.reader(io.StringIO(rows))) == [
+        ['\'=HYPERLINK("x")', "new_intent"],
+        ["card, lost", "new_intent"],
+        ["two lines", "new_intent"],
+    ]
+
+
+def test_the_summary_window_has_every_day_and_is_bounded(container: Container) -> None:
+    assert container.analytics is not None
+    end = date(2026, 11, 30)
+    summary = summarize(
+        analytics=container.analytics, tenant_id="bank", start=end - timedelta(days=6), end=end
+    )
+    assert summary["days"][0]["day"] == "2026-11-24"
+    assert len(summary["days"]) == 7 and summary["turns"] == 0
+    with pytest.raises(ValueError):
+        summarize(
+            analytics=container.analytics,
+            tenant_id="bank",
+            start=end - timedelta(days=400),
+            end=end,
+        )
