@@ -13,6 +13,7 @@ from core.models import HandoffStatus, Message, Role, SessionState, Source, Tena
 from core.sessions import require_session
 
 _ATTEMPTS = 5
+HANDED_BACK_TEXT = "You're back with the virtual assistant. How else can I help?"
 _OPEN = (HandoffStatus.WAITING, HandoffStatus.ACTIVE)
 
 
@@ -127,9 +128,9 @@ async def add_agent_message(
 
 
 async def close_handoff(*, container: Container, tenant_id: str, session_id: str) -> SessionState:
-    """Give the session back to the bot."""
+    """Give the session back to the bot, and tell the customer so (once)."""
     async with session_lock(container, tenant_id=tenant_id, session_id=session_id):
-        state, _ = await _update_state(
+        state, changed = await _update_state(
             container,
             tenant_id=tenant_id,
             session_id=session_id,
@@ -137,6 +138,21 @@ async def close_handoff(*, container: Container, tenant_id: str, session_id: str
             reason=None,
             only_if_not_open=False,
         )
+        if changed:
+            container.history.append_messages(
+                tenant_id=tenant_id,
+                session_id=session_id,
+                messages=[
+                    Message(
+                        tenant_id=tenant_id,
+                        session_id=session_id,
+                        role=Role.BOT,
+                        text=HANDED_BACK_TEXT,
+                        source=Source.HANDOFF,
+                        metadata={"event": "handoff_closed"},
+                    )
+                ],
+            )
     return state
 
 
