@@ -24,6 +24,7 @@ from tests.e2e.web import (
     new_browser,
     page_errors,
     screenshot,
+    screenshot_region,
     start_site,
     wait_for,
     widget_messages,
@@ -160,6 +161,20 @@ def test_a_customer_and_an_agent_end_to_end(site: Site, customer: Any, agent: An
     type_message(customer, "Do you sell bitcoin?")
     assert "rephrase" in wait_replies(customer, 4)[-1]["text"]
     screenshot(customer, "widget-desktop")
+    panel = in_widget(
+        customer,
+        "const p = s.querySelector('.panel').getBoundingClientRect();"
+        "return {x: p.left, y: p.top, w: p.width, h: p.height};",
+    )
+    screenshot_region(
+        customer,
+        "docs-widget",
+        x=panel["x"] - 16,
+        y=panel["y"] - 16,
+        width=panel["w"] + 32,
+        height=panel["h"] + 32 + 72,
+        scale=0.75,
+    )
 
     # A reload: the same session, its history and the rating are back.
     before = widget_messages(customer)
@@ -215,6 +230,7 @@ def test_a_customer_and_an_agent_end_to_end(site: Site, customer: Any, agent: An
         lambda d: "Please close my old savings account" in d.find_element("id", "conv-log").text,
     )
     screenshot(agent, "agent-console")
+    screenshot_region(agent, "docs-agent", x=0, y=0, width=1280, height=860, scale=0.5)
     assert_accessible(agent, "the agent console")
 
     # The agent gives the session back: it leaves the queue, the widget says so.
@@ -270,6 +286,8 @@ def test_a_customer_and_an_agent_end_to_end(site: Site, customer: Any, agent: An
     agent.set_window_size(1280, 1500)
     agent.execute_script("window.scrollTo(0, 0);")
     screenshot(agent, "analytics")
+    height = agent.execute_script("return document.documentElement.scrollHeight;")
+    screenshot_region(agent, "docs-analytics", x=0, y=0, width=1280, height=height, scale=0.5)
     assert_accessible(agent, "the analytics page")
 
     assert page_errors(customer) == []

@@ -239,7 +239,7 @@ def in_widget(driver: Any, script: str, *args: Any) -> Any:
 
 
 def widget_messages(driver: Any) -> list[dict[str, str]]:
-    return in_widget(  # type: ignore[no-any-return]
+    return in_widget(
         driver,
         "if (!s) return []; return [...s.querySelectorAll('.log .m')].map(m => ({"
         "role: m.classList[1], text: m.querySelector('.b').textContent,"
@@ -265,6 +265,26 @@ def screenshot(driver: Any, name: str) -> Path:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     path = SCREENSHOTS / f"{name}.png"
     driver.save_screenshot(str(path))
+    return path
+
+
+def screenshot_region(
+    driver: Any, name: str, *, x: float, y: float, width: float, height: float, scale: float
+) -> Path:
+    """A scaled screenshot of one region of the page (what the README shows, kept small)."""
+    import base64
+
+    shot = driver.execute_cdp_cmd(
+        "Page.captureScreenshot",
+        {
+            "format": "png",
+            "captureBeyondViewport": True,
+            "clip": {"x": x, "y": y, "width": width, "height": height, "scale": scale},
+        },
+    )
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    path = SCREENSHOTS / f"{name}.png"
+    path.write_bytes(base64.b64decode(shot["data"]))
     return path
 
 
