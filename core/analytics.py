@@ -345,7 +345,7 @@ def group_questions(
     for group in groups[:MAX_GROUPS]:
         words: Counter[str] = Counter()
         for text in group["texts"]:
-            words.update(set(keywords(text)))
+            words.update(list(dict.fromkeys(keywords(text))))  # ordered: ties keep first use
         top = [w for w, _ in words.most_common(3)]
         intent = "_".join(top[:2]) or "new_intent"
         distinct = list(dict.fromkeys(group["texts"]))

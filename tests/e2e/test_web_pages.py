@@ -17,6 +17,7 @@ import pytest
 from core.analytics import summarize
 from core.models import Rating
 from tests.e2e.web import (
+    HEARD,
     Site,
     axe_violations,
     chromium_available,
@@ -281,7 +282,7 @@ def test_a_customer_and_an_agent_end_to_end(site: Site, customer: Any, agent: An
     assert "Do you sell bitcoin?" in group.text
     group.find_element("css selector", "button").click()
     wait_for(agent, lambda d: d.execute_script("return window.__copied;"))
-    assert agent.execute_script("return window.__copied;") == "Do you sell bitcoin?,bitcoin_sell\n"
+    assert agent.execute_script("return window.__copied;") == "Do you sell bitcoin?,sell_bitcoin\n"
     assert "Copied 1 row (text,intent)" in agent.find_element("id", "copy-status").text
     agent.set_window_size(1280, 1500)
     agent.execute_script("window.scrollTo(0, 0);")
@@ -292,6 +293,51 @@ def test_a_customer_and_an_agent_end_to_end(site: Site, customer: Any, agent: An
 
     assert page_errors(customer) == []
     assert page_errors(agent) == []
+
+
+def test_a_voice_message_is_transcribed_answered_and_spoken(site: Site, customer: Any) -> None:
+    customer.get(site.base_url + "/")
+    wait_for(customer, lambda d: in_widget(d, "return !!(s && s.querySelector('.panel'))"))
+    if in_widget(customer, "return s.querySelector('.panel').hidden;"):
+        in_widget(customer, "s.querySelector('.launcher').click();")
+    replies = len(bot_replies(customer))
+    assert in_widget(customer, "return !s.querySelector('.mic').hidden;")
+
+    in_widget(customer, "s.querySelector('.mic').click();")
+    wait_for(
+        customer,
+        lambda d: (
+            in_widget(d, "return s.querySelector('.mic').getAttribute('aria-pressed');") == "true"
+        ),
+    )
+    # A recording takes the time it records: one second of the fake microphone's tone.
+    customer.execute_async_script("setTimeout(arguments[arguments.length - 1], 1000);")
+    in_widget(customer, "s.querySelector('.mic').click();")
+
+    reply = wait_replies(customer, replies + 1, timeout=30)[-1]
+    assert "Saturday from 9am to 1pm" in reply["text"]
+    spoken = [m["text"] for m in widget_messages(customer) if m["role"] == "user"][-1]
+    assert spoken == "🎤 " + HEARD
+    wait_for(
+        customer,
+        lambda d: d.execute_script(
+            "return performance.getEntriesByType('resource')"
+            ".some(e => /\\/v1\\/jobs\\/[^/]+\\/audio$/.test(e.name));"
+        ),
+    )
+    assert in_widget(customer, "return s.querySelector('.notice').hidden;")
+    voice = site.container.history.list_messages(
+        tenant_id="northwind", session_id=reply_session(customer), limit=500
+    )
+    assert [m.channel.value for m in voice.items[-2:]] == ["voice", "voice"]
+
+
+def reply_session(driver: Any) -> str:
+    stored = driver.execute_script(
+        "return JSON.parse(localStorage.getItem(Object.keys(localStorage)"
+        ".find(k => k.endsWith(':session'))));"
+    )
+    return str(stored["id"])
 
 
 # --------------------------------------------------------------------------- other pages

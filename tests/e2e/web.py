@@ -28,6 +28,7 @@ from core.bootstrap import Container, build_container
 from core.models import Tenant
 from core.ports import SkillContext
 from core.settings import Settings
+from core.voice import use_skills
 from infra.local.inprocess_skill_invoker import InProcessSkillInvoker
 from knowledge.documents import add_document
 from tests.fakes import fake_intent, fake_retrieval
@@ -50,6 +51,7 @@ DOCS = {
     "order currency and talk to an adviser. Saturday services are limited.\n",
 }
 TURN_DELAY_S = 0.6  # the retrieval stand-in answers this late, so the typing indicator shows
+HEARD = "When are branches open on Saturday?"  # what the speech-recognition stand-in hears
 
 
 def free_port() -> int:
@@ -62,6 +64,26 @@ def slow_retrieval(event: dict[str, Any], ctx: SkillContext) -> dict[str, Any]:
     if event.get("op", "search") == "search":
         time.sleep(TURN_DELAY_S)
     return fake_retrieval(event, ctx)
+
+
+def fake_asr(event: dict[str, Any], ctx: SkillContext) -> dict[str, Any]:
+    """Speech recognition stand-in: the recording must be stored; it always hears `HEARD`."""
+    audio = ctx.blobs.get(tenant_id=str(event["tenant_id"]), key=str(event["audio_key"]))
+    assert len(audio) > 100
+    return {"text": HEARD, "language": "en", "duration_s": 1.0, "engine": "fake", "model": "fake"}
+
+
+def fake_tts(event: dict[str, Any], ctx: SkillContext) -> dict[str, Any]:
+    """Speech synthesis stand-in: half a second of a 440 Hz tone, as the real skill stores it."""
+    import numpy as np
+
+    from skills.audio import encode
+
+    rate = 24000
+    tone = 0.2 * np.sin(2 * np.pi * 440 * np.arange(rate // 2) / rate).astype(np.float32)
+    data = encode(tone, sample_rate=rate, fmt=str(event["format"]))
+    ctx.blobs.put(tenant_id=str(event["tenant_id"]), key=str(event["out_key"]), data=data)
+    return {"out_key": event["out_key"], "duration_s": 0.5}
 
 
 class _Server(uvicorn.Server):
@@ -115,6 +137,7 @@ class _QuietHandler(http.server.SimpleHTTPRequestHandler):
 
 def start_site(data_dir: Path, pages_dir: Path) -> Iterator[Site]:
     """Start everything; yields the `Site`, stops it all afterwards."""
+    use_skills(asr=fake_asr, tts=fake_tts)
     settings = Settings(backend="local", data_dir=data_dir, log_stdout=False, warmup=False)
     container = build_container(settings)
     container.skills.close()
@@ -187,6 +210,7 @@ def start_site(data_dir: Path, pages_dir: Path) -> Iterator[Site]:
         thread.join(timeout=10)
         sock.close()
         container.close()
+        use_skills()
 
 
 # --------------------------------------------------------------------------- the browser
@@ -213,6 +237,9 @@ def new_browser(profile: Path, *, width: int = 1280, height: int = 900) -> Any:
         "--disable-sync",
         "--no-first-run",
         "--disable-quic",
+        "--use-fake-ui-for-media-stream",  # the microphone: allowed, and a generated tone
+        "--use-fake-device-for-media-stream",
+        "--autoplay-policy=no-user-gesture-required",
         f"--user-data-dir={profile}",
         f"--window-size={width},{height}",
     ):
