@@ -34,7 +34,8 @@ logger = logging.getLogger("lambdesk.analytics")
 
 TOP_INTENTS = 10
 UNANSWERED_LIMIT = 20
-MAX_GROUPED = 500
+UNANSWERED_DAYS = 7  # unanswered questions are read for the last days of a window only
+MAX_GROUPED = 500  # the most recent questions grouped per summary
 MAX_GROUPS = 30
 DEFAULT_DAYS = 30
 LATENCY_RATIO = 1.25
@@ -218,7 +219,9 @@ def summarize(
     latency = {int(k): v for k, v in family("lat:").items()}
     turns, sessions = totals["turns"], totals["sessions"]
     up, down = totals["feedback_up"], totals["feedback_down"]
-    questions = analytics.list_unanswered(tenant_id=tenant_id, start=start, end=end)
+    # At most `UNANSWERED_DAYS` × the ring size (100) questions are read, whatever the window.
+    recent = max(start, end - timedelta(days=UNANSWERED_DAYS - 1))
+    questions = analytics.list_unanswered(tenant_id=tenant_id, start=recent, end=end)
     return {
         "tenant_id": tenant_id,
         "from": start.isoformat(),
@@ -248,6 +251,7 @@ def summarize(
             {"session_id": q.session_id, "text": q.text, "at": q.at.isoformat()}
             for q in questions[:UNANSWERED_LIMIT]
         ],
+        "unanswered_from": recent.isoformat(),
         "unanswered_kept": len(questions),
         "unanswered_seen": totals[UNANSWERED_SEQ],
         "unanswered_groups": group_questions(q.text for q in questions[:MAX_GROUPED]),
@@ -293,15 +297,6 @@ def _features(text: str) -> Counter[str]:
     return out
 
 
-def _cosine(a: Mapping[str, float], b: Mapping[str, float]) -> float:
-    if not a or not b:
-        return 0.0
-    small, large = (a, b) if len(a) < len(b) else (b, a)
-    dot = sum(v * large.get(k, 0.0) for k, v in small.items())
-    norm = math.sqrt(sum(v * v for v in a.values())) * math.sqrt(sum(v * v for v in b.values()))
-    return dot / norm if norm else 0.0
-
-
 def _csv_cell(text: str) -> str:
     """A spreadsheet must not read a customer's text as a formula."""
     return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
@@ -319,27 +314,42 @@ def training_rows(texts: Iterable[str], intent: str) -> str:
 def group_questions(
     texts: Iterable[str], threshold: float = GROUP_THRESHOLD
 ) -> list[dict[str, Any]]:
-    """Group similar questions (greedy, against each group's summed features), biggest first.
+    """Group similar questions, biggest group first: each question joins the group whose summed
+    features are most similar to its own (cosine, found through an inverted index of features,
+    so distinct questions cost little), or starts a new group below `threshold`.
 
     Each group has a `label` (its most common keywords), a suggested `intent` name, its
     distinct `questions` and `csv`: the questions as `text,intent` training rows.
     """
     groups: list[dict[str, Any]] = []
+    index: dict[str, list[int]] = {}  # feature -> the groups whose centroid has it
     for text in texts:
         text = text.strip()
         if not text:
             continue
         features = _features(text)
-        best, best_score = None, 0.0
-        for group in groups:
-            score = _cosine(features, group["features"])
+        norm = math.sqrt(sum(v * v for v in features.values()))
+        dots: dict[int, float] = {}
+        for feature, value in features.items():
+            for g in index.get(feature, ()):
+                dots[g] = dots.get(g, 0.0) + value * groups[g]["features"][feature]
+        best, best_score = -1, 0.0
+        for g, dot in dots.items():
+            score = dot / (norm * math.sqrt(groups[g]["norm2"])) if norm else 0.0
             if score > best_score:
-                best, best_score = group, score
-        if best is not None and best_score >= threshold:
-            best["features"].update(features)
-            best["texts"].append(text)
-        else:
-            groups.append({"features": Counter(features), "texts": [text]})
+                best, best_score = g, score
+        if best < 0 or best_score < threshold:
+            best = len(groups)
+            groups.append({"features": Counter(), "norm2": 0.0, "texts": []})
+        group = groups[best]
+        centroid: Counter[str] = group["features"]
+        for feature, value in features.items():
+            old = centroid[feature]
+            if not old:
+                index.setdefault(feature, []).append(best)
+            centroid[feature] = old + value
+            group["norm2"] += (old + value) ** 2 - old**2
+        group["texts"].append(text)
     groups.sort(key=lambda g: len(g["texts"]), reverse=True)
     out = []
     for group in groups[:MAX_GROUPS]:

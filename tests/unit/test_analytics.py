@@ -27,7 +27,7 @@ from core.conversation import handle_turn
 from core.errors import NotFound, Unprocessable
 from core.feedback import give_feedback
 from core.handoff import request_handoff
-from core.models import ChatReply, Rating, Role, Tenant, utcnow
+from core.models import ChatReply, Rating, Role, Tenant, UnansweredQuestion, utcnow
 from core.sessions import create_session_state
 from core.settings import Settings
 from tests.memory_stores import (
@@ -285,3 +285,26 @@ def test_the_summary_window_has_every_day_and_is_bounded(container: Container) -
             start=end - timedelta(days=400),
             end=end,
         )
+
+
+def test_unanswered_questions_are_read_for_the_last_days_of_a_window_only(
+    container: Container,
+) -> None:
+    store = container.analytics
+    assert store is not None
+    end = utcnow()
+    for days_ago, text in ((0, "recent question"), (analytics.UNANSWERED_DAYS, "older question")):
+        store.add_unanswered(
+            tenant_id="bank",
+            question=UnansweredQuestion(
+                session_id="s1", text=text, at=end - timedelta(days=days_ago)
+            ),
+        )
+
+    summary = summarize(
+        analytics=store, tenant_id="bank", start=end.date() - timedelta(days=29), end=end.date()
+    )
+
+    assert [q["text"] for q in summary["unanswered"]] == ["recent question"]
+    first = end.date() - timedelta(days=analytics.UNANSWERED_DAYS - 1)
+    assert summary["unanswered_from"] == first.isoformat()
