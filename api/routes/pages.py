@@ -121,7 +121,7 @@ def demo_widget_key(container: ContainerDep) -> str | None:
     return widget_key if stored is not None and stored.tenant_id == tenant_id else None
 
 
-@router.get("/")
+@router.api_route("/", methods=["GET", "HEAD"])
 async def demo_page(container: ContainerDep) -> Response:
     key = demo_widget_key(container)
     if key is None:
@@ -129,22 +129,22 @@ async def demo_page(container: ContainerDep) -> Response:
     return _page("demo.html", {"WIDGET_KEY": key})
 
 
-@router.get("/agent")
+@router.api_route("/agent", methods=["GET", "HEAD"])
 async def agent_page() -> Response:
     return _page("agent.html")
 
 
-@router.get("/admin")
+@router.api_route("/admin", methods=["GET", "HEAD"])
 async def admin_page() -> Response:
     return _page("admin.html")
 
 
-@router.get("/widget.js")
+@router.api_route("/widget.js", methods=["GET", "HEAD"])
 async def widget_script(request: Request) -> Response:
     return _asset(request, "widget.js", WIDGET_MAX_AGE)
 
 
-@router.get("/static/{path:path}")
+@router.api_route("/static/{path:path}", methods=["GET", "HEAD"])
 async def static_file(
     request: Request, path: Annotated[str, PathParam(max_length=200)]
 ) -> Response:

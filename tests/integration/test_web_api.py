@@ -256,6 +256,8 @@ def test_pages_and_scripts_have_their_types_caching_and_policy(live_api: LiveApi
         etag = response.headers["etag"]
         cached = client.get(path, headers={"If-None-Match": etag})
         assert cached.status_code == 304 and cached.content == b""
+        head = client.head(path)
+        assert head.status_code == 200 and head.headers["etag"] == etag and head.content == b""
 
 
 @pytest.mark.parametrize(
