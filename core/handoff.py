@@ -130,6 +130,9 @@ async def add_agent_message(
 async def close_handoff(*, container: Container, tenant_id: str, session_id: str) -> SessionState:
     """Give the session back to the bot, and tell the customer so (once)."""
     async with session_lock(container, tenant_id=tenant_id, session_id=session_id):
+        before = require_session(
+            history=container.history, tenant_id=tenant_id, session_id=session_id
+        )
         state, changed = await _update_state(
             container,
             tenant_id=tenant_id,
@@ -138,7 +141,7 @@ async def close_handoff(*, container: Container, tenant_id: str, session_id: str
             reason=None,
             only_if_not_open=False,
         )
-        if changed:
+        if changed and before.handoff in _OPEN:
             container.history.append_messages(
                 tenant_id=tenant_id,
                 session_id=session_id,

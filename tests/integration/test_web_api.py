@@ -277,3 +277,24 @@ def test_nothing_outside_the_pages_and_vendor_folders_is_served(
 ) -> None:
     response = live_api.client.get(path)
     assert response.status_code == 404, path
+
+
+# --------------------------------------------------------------------------- handoff
+
+
+def test_giving_a_session_back_tells_the_customer_once(live_api: LiveApi) -> None:
+    api = live_api
+    handed, never = api.open_session(api.acme), api.open_session(api.acme)
+    _chat(api, handed, "I want to talk to a human")
+    for session in (handed, handed, never):
+        response = api.client.delete(
+            f"/v1/sessions/{session['session_id']}/handoff", headers=api.acme.admin
+        )
+        assert response.status_code == 200
+    back = [
+        m
+        for m in api.messages(api.acme, handed["session_id"])
+        if m["metadata"].get("event") == "handoff_closed"
+    ]
+    assert len(back) == 1 and back[0]["role"] == "bot"
+    assert api.messages(api.acme, never["session_id"]) == []
