@@ -7,7 +7,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: run test lint typecheck pytest bench install install-dev demo serve clean
+.PHONY: run test lint typecheck pytest bench install install-dev demo serve clean browser vendor
 
 # The runtime: torch's CPU wheel first (so nothing pulls a CUDA build), then the project.
 $(BIN)/.installed: pyproject.toml
@@ -37,7 +37,13 @@ serve: install
 	$(BIN)/lambdesk serve --host $(HOST) --port $(PORT)
 
 ## make test: lint, type checks, then every test tier
-test: install-dev deploy-check lint typecheck pytest
+test: install-dev deploy-check browser lint typecheck pytest
+
+# The browser tests drive Debian's chromium with its chromium-driver (never a browser download).
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+browser:
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
+		{ $(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q chromium chromium-driver; }
 
 lint: install-dev
 	$(BIN)/ruff check .
@@ -53,6 +59,9 @@ pytest: install-dev
 bench: install-dev
 	$(BIN)/python bench/text_turn.py
 
+bench-widget: install-dev npm
+	$(BIN)/python bench/widget_size.py
+
 clean:
 	rm -rf .lambdesk .pytest_cache .mypy_cache .ruff_cache
 
@@ -61,7 +70,7 @@ STAGE ?= dev
 REGION ?= us-east-1
 SLS := SLS_TELEMETRY_DISABLED=1 SLS_PYTHON_BIN=$(CURDIR)/$(BIN)/python npx --no-install osls
 
-.PHONY: deploy deploy-check npm run-aws-local
+.PHONY: deploy deploy-check npm run-aws-local bench-widget
 
 # The deploy tooling, from the committed lock file (npm does not run install scripts here).
 node_modules/.installed: package.json package-lock.json
@@ -69,6 +78,13 @@ node_modules/.installed: package.json package-lock.json
 	touch $@
 
 npm: node_modules/.installed
+
+## make vendor: copy the pinned browser libraries (package.json) into widget/vendor, served locally
+vendor: npm
+	cp node_modules/chart.js/dist/chart.umd.min.js widget/vendor/chart.umd.min.js
+	cp node_modules/chart.js/LICENSE.md widget/vendor/chart.js.LICENSE.md
+	cp node_modules/axe-core/axe.min.js widget/vendor/axe.min.js
+	cp node_modules/axe-core/LICENSE widget/vendor/axe-core.LICENSE
 
 ## make deploy-check: package the ci stage offline (no AWS credentials) and lint its CloudFormation
 deploy-check: install-dev npm

@@ -20,7 +20,18 @@ from fastapi import FastAPI
 
 from api.errors import install_error_handlers
 from api.middleware import ApiMiddleware
-from api.routes import analytics, chat, handoffs, health, jobs, knowledge, sessions, voice
+from api.routes import (
+    analytics,
+    chat,
+    feedback,
+    handoffs,
+    health,
+    jobs,
+    knowledge,
+    pages,
+    sessions,
+    voice,
+)
 from core.bootstrap import Services, build_services
 from core.settings import Settings, get_settings
 
@@ -80,6 +91,17 @@ def create_app(services: Services | None = None) -> FastAPI:
 
     install_error_handlers(app)
     app.add_middleware(ApiMiddleware, settings=current_settings)
-    for module in (health, sessions, chat, voice, jobs, handoffs, knowledge, analytics):
+    for module in (
+        health,
+        sessions,
+        chat,
+        voice,
+        jobs,
+        handoffs,
+        knowledge,
+        analytics,
+        feedback,
+        pages,
+    ):
         app.include_router(module.router)
     return app

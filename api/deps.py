@@ -43,6 +43,8 @@ async def get_principal(request: Request, services: ServicesDep) -> Principal:
     if allowed:
         request.state.cors_origin = origin
     if origin and not allowed and principal.role is not PrincipalRole.ADMIN:
+        # The refusal itself is readable by that page, so a widget can tell the customer why.
+        request.state.cors_origin = origin
         raise Forbidden(
             f"origin {origin!r} is not allowed for this tenant", code="origin_not_allowed"
         )

@@ -116,6 +116,15 @@ def tenants_callback_secret(args: argparse.Namespace) -> int:
     return 0
 
 
+def tenants_identity_secret(args: argparse.Namespace) -> int:
+    from core.identity import identity_secret
+
+    services = _services()
+    _tenant(services, args.tenant_id)
+    print(identity_secret(token_secret=services.token_secret, tenant_id=args.tenant_id))
+    return 0
+
+
 # --------------------------------------------------------------------------- intents
 
 

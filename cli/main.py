@@ -3,6 +3,7 @@
     lambdesk tenants create <id> [--name N] [--allowed-origin URL]...   keys are printed once
     lambdesk tenants list
     lambdesk tenants callback-secret <id>           the key of its X-Lambdesk-Signature
+    lambdesk tenants identity-secret <id>           the key its server signs widget user ids with
     lambdesk intents train --tenant T --data FILE.csv [--responses FILE.yaml]
     lambdesk intents predict --tenant T --data FILE.csv --out FILE.jsonl
     lambdesk knowledge add --tenant T PATH...
@@ -52,6 +53,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     secret.add_argument("tenant_id")
     secret.set_defaults(func=commands.tenants_callback_secret)
+    identity = tenants.add_parser(
+        "identity-secret",
+        help="print the secret a tenant's server signs widget user ids with (HMAC-SHA256)",
+    )
+    identity.add_argument("tenant_id")
+    identity.set_defaults(func=commands.tenants_identity_secret)
 
     intents = sub.add_parser("intents", help="train and try the intent model").add_subparsers(
         dest="command", required=True

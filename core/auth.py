@@ -4,7 +4,7 @@
 API keys are random (`ldk_admin_<random>`, `ldk_pub_<random>`), shown once, and stored only as
 their SHA-256 hex digest (`ApiKey.key_hash`). Session tokens are not stored: a token is
 `ldk_st_<payload>.<signature>` where the payload (base64url) names the tenant, the session and
-the expiry, and the signature is HMAC-SHA256 over the payload with `Container.token_secret`.
+the expiry, and the signature is HMAC-SHA256 over the payload with the deployment's token secret.
 """
 
 from __future__ import annotations

@@ -7,10 +7,10 @@ runner. Entrypoints (the API, a job function's Lambda handler, the CLI) call it 
 and use the `Services` they get; no service imports this module, `infra` or `skills`
 (import-linter contracts in pyproject.toml hold that).
 
-    tenants, history, jobs, blobs, skills, log        (ports: infra/local or infra/aws)
+    tenants, history, jobs, blobs, skills, log, analytics   (ports: infra/local or infra/aws)
       └─ SessionService(history, locks, token secret)
-           ├─ ConversationService(sessions, history, skills, log, settings)
-           ├─ HandoffService(sessions, history)
+           ├─ ConversationService(sessions, history, skills, log, analytics, settings)
+           ├─ HandoffService(sessions, history, analytics)
            └─ VoiceService(blobs, jobs, tenants, skills, sessions, conversation, dispatch)
       JobService(jobs, runners={"voice": voice.run_job}, callbacks)
       dispatch: local → LocalWakeup (wakes JobWorker); aws → InvokerDispatcher (Event invoke)
@@ -29,6 +29,7 @@ from core.conversation import ConversationService
 from core.handoff import HandoffService
 from core.jobs import InvokerDispatcher, JobDispatcher, JobService
 from core.ports import (
+    AnalyticsStore,
     BlobStore,
     CallbackSender,
     ConversationLog,
@@ -58,6 +59,7 @@ class Services:
     blobs: BlobStore
     skills: SkillInvoker
     log: ConversationLog
+    analytics: AnalyticsStore
     callbacks: CallbackSender
     token_secret: bytes
     sessions: SessionService
@@ -93,6 +95,7 @@ class _Ports:
     blobs: BlobStore
     skills: SkillInvoker
     log: ConversationLog
+    analytics: AnalyticsStore
     token_secret: bytes
 
 
@@ -135,6 +138,7 @@ def _local_ports(settings: Settings) -> _Ports:
     from infra.local.filesystem_blob_store import FilesystemBlobStore
     from infra.local.inprocess_skill_invoker import InProcessSkillInvoker
     from infra.local.jsonl_conversation_log import JsonlConversationLog
+    from infra.local.sqlite_analytics_store import SqliteAnalyticsStore
     from infra.local.sqlite_history_store import SqliteHistoryStore
     from infra.local.sqlite_job_store import SqliteJobStore
     from infra.local.sqlite_tenant_store import SqliteTenantStore
@@ -152,12 +156,14 @@ def _local_ports(settings: Settings) -> _Ports:
             SkillContext(blobs=blobs, settings=settings), workers=settings.skill_workers
         ),
         log=JsonlConversationLog(log_dir=data / "logs", stdout=settings.log_stdout),
+        analytics=SqliteAnalyticsStore(db_path=db),
         token_secret=_local_token_secret(settings),
     )
 
 
 def _aws_ports(settings: Settings) -> _Ports:
     from infra.aws.clients import aws_clients
+    from infra.aws.dynamodb_analytics_store import DynamoDBAnalyticsStore
     from infra.aws.dynamodb_history_store import DynamoDBHistoryStore
     from infra.aws.dynamodb_job_store import DynamoDBJobStore
     from infra.aws.dynamodb_tenant_store import DynamoDBTenantStore
@@ -183,6 +189,7 @@ def _aws_ports(settings: Settings) -> _Ports:
         blobs=build_blob_store(settings, aws_clients=clients),
         skills=LambdaSkillInvoker(client=clients.lambda_, function_prefix=settings.function_prefix),
         log=PowertoolsConversationLog(service=settings.service_name),
+        analytics=DynamoDBAnalyticsStore(table_name=settings.table_name, client=clients.dynamodb),
         token_secret=settings.token_secret.encode(),
     )
 
@@ -219,6 +226,7 @@ def wire(settings: Settings, ports: _Ports) -> Services:
         history=ports.history,
         skills=ports.skills,
         log=ports.log,
+        analytics=ports.analytics,
         settings=settings,
     )
     dispatch: JobDispatcher
@@ -254,11 +262,14 @@ def wire(settings: Settings, ports: _Ports) -> Services:
         blobs=ports.blobs,
         skills=ports.skills,
         log=ports.log,
+        analytics=ports.analytics,
         callbacks=callbacks,
         token_secret=ports.token_secret,
         sessions=sessions,
         conversation=conversation,
-        handoffs=HandoffService(sessions=sessions, history=ports.history),
+        handoffs=HandoffService(
+            sessions=sessions, history=ports.history, analytics=ports.analytics
+        ),
         voice=voice,
         job_service=job_service,
         worker=worker,

@@ -24,6 +24,7 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
+from core import analytics as counters
 from core.auth import Principal, PrincipalRole
 from core.errors import Conflict, NotFound, PayloadTooLarge, RateLimited, Unprocessable
 from core.models import (
@@ -39,7 +40,7 @@ from core.models import (
     utcnow,
 )
 from core.policy import Decision, apply_decision, decide, rate_limited
-from core.ports import ConversationLog, HistoryStore, SkillInvoker
+from core.ports import AnalyticsStore, ConversationLog, HistoryStore, SkillInvoker
 from core.sessions import SessionService, StateChange
 from core.settings import Settings
 from core.skill_contracts import Hit, IntentEvent, IntentResult, SearchEvent, SearchResult
@@ -78,12 +79,14 @@ class ConversationService:
         history: HistoryStore,
         skills: SkillInvoker,
         log: ConversationLog,
+        analytics: AnalyticsStore | None,
         settings: Settings,
     ) -> None:
         self.sessions = sessions
         self.history = history
         self.skills = skills
         self.log = log
+        self.analytics = analytics
         self.settings = settings
 
     # ------------------------------------------------------------------ the chat request
@@ -160,6 +163,7 @@ class ConversationService:
             intent, hits, latency, degraded = await self._understand(tenant_id, text)
 
         decisions: list[Decision] = []
+        first_turn: list[bool] = []
 
         def change(current: SessionState) -> StateChange:
             now = utcnow()
@@ -168,6 +172,7 @@ class ConversationService:
                 tenant=tenant, state=current, text=text, intent_result=intent, hits=hits
             )
             decisions.append(decision)
+            first_turn.append(current.turns == 0)
             latency["total"] = round((time.perf_counter() - started) * 1000.0, 2)
             return StateChange(
                 state=apply_decision(state=current, decision=decision, now=now),
@@ -181,22 +186,28 @@ class ConversationService:
         )
         decision = decisions[-1]
         user, bot = committed.messages
-        self._record_turn(
-            TurnRecord(
-                tenant_id=tenant_id,
-                session_id=session_id,
-                request_id=request_id,
-                user_message_id=user.message_id,
-                bot_message_id=bot.message_id,
-                channel=channel,
-                user_text=text,
-                bot_text=decision.text,
-                intent=decision.intent,
-                confidence=decision.confidence,
-                source=decision.source,
-                latency_ms=latency,
-                degraded=degraded,
-            )
+        record = TurnRecord(
+            tenant_id=tenant_id,
+            session_id=session_id,
+            request_id=request_id,
+            user_message_id=user.message_id,
+            bot_message_id=bot.message_id,
+            channel=channel,
+            user_text=text,
+            bot_text=decision.text,
+            intent=decision.intent,
+            confidence=decision.confidence,
+            source=decision.source,
+            latency_ms=latency,
+            degraded=degraded,
+        )
+        self._record_turn(record)
+        counters.record_turn(
+            self.analytics,
+            record=record,
+            decision=decision,
+            first_turn=first_turn[-1],
+            metadata=metadata,
         )
         return ChatReply(
             session_id=session_id,

@@ -5,6 +5,7 @@ status and the message that goes with it are stored together."""
 
 from __future__ import annotations
 
+from core.analytics import record_handoff
 from core.errors import Unprocessable
 from core.models import (
     HandoffStatus,
@@ -15,8 +16,10 @@ from core.models import (
     Tenant,
     is_handed_off,
 )
-from core.ports import HistoryStore
+from core.ports import AnalyticsStore, HistoryStore
 from core.sessions import SessionService, StateChange
+
+HANDED_BACK_TEXT = "You're back with the virtual assistant. How else can I help?"
 
 
 def _moved(state: SessionState, handoff: HandoffStatus, reason: str | None) -> SessionState:
@@ -28,9 +31,16 @@ def _moved(state: SessionState, handoff: HandoffStatus, reason: str | None) -> S
 class HandoffService:
     """The agents' side of a session."""
 
-    def __init__(self, *, sessions: SessionService, history: HistoryStore) -> None:
+    def __init__(
+        self,
+        *,
+        sessions: SessionService,
+        history: HistoryStore,
+        analytics: AnalyticsStore | None = None,
+    ) -> None:
         self.sessions = sessions
         self.history = history
+        self.analytics = analytics
 
     async def request(
         self,
@@ -59,6 +69,8 @@ class HandoffService:
         committed = await self.sessions.change(
             tenant_id=tenant_id, session_id=state.session_id, change=change, state=state
         )
+        if committed.changed:
+            record_handoff(self.analytics, tenant_id=tenant_id, turnless=committed.state.turns == 0)
         return committed.state
 
     async def add_agent_message(
@@ -88,12 +100,21 @@ class HandoffService:
         return committed.messages[0]
 
     async def close(self, *, state: SessionState) -> SessionState:
-        """Give the session back to the bot."""
+        """Give the session back to the bot, and tell the customer so (once)."""
 
         def change(current: SessionState) -> StateChange | None:
             if current.handoff is HandoffStatus.CLOSED and current.handoff_reason is None:
                 return None
-            return StateChange(state=_moved(current, HandoffStatus.CLOSED, None))
+            notice = Message(
+                tenant_id=current.tenant_id,
+                session_id=current.session_id,
+                role=Role.BOT,
+                text=HANDED_BACK_TEXT,
+                source=Source.HANDOFF,
+                metadata={"event": "handoff_closed"},
+            )
+            messages = [notice] if is_handed_off(current) else []
+            return StateChange(state=_moved(current, HandoffStatus.CLOSED, None), messages=messages)
 
         committed = await self.sessions.change(
             tenant_id=state.tenant_id, session_id=state.session_id, change=change, state=state

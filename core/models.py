@@ -193,6 +193,33 @@ class IdempotencyRecord(BaseModel):
     expires_at: datetime
 
 
+class Rating(StrEnum):
+    UP = "up"
+    DOWN = "down"
+
+
+class Feedback(BaseModel):
+    """A customer's (or admin's) 👍/👎 on one bot reply; one per message, the last one wins."""
+
+    tenant_id: str
+    session_id: str
+    message_id: str
+    rating: Rating
+    comment: str | None = None
+    # When the rated reply was written: analytics counts the rating on that reply's day.
+    message_created_at: datetime
+    created_at: datetime = Field(default_factory=utcnow)
+    expires_at: datetime | None = None
+
+
+class UnansweredQuestion(BaseModel):
+    """A customer message the bot could not answer (fallback), kept for the analytics page."""
+
+    session_id: str
+    text: str  # redacted before it is stored
+    at: datetime
+
+
 # --------------------------------------------------------------------------- jobs
 
 
@@ -250,6 +277,10 @@ class TurnRecord(BaseModel):
 class SessionCreate(BaseModel):
     channel: Channel = Channel.TEXT
     metadata: dict[str, Any] = Field(default_factory=dict)
+    # Optional identity verification (core.identity): the business's server signs the customer's
+    # id; an unsigned or badly signed id is ignored, never trusted.
+    user_id: str | None = Field(default=None, max_length=256)
+    user_signature: str | None = Field(default=None, max_length=128)
 
 
 class SessionCreated(BaseModel):
@@ -257,6 +288,7 @@ class SessionCreated(BaseModel):
     session_token: str
     expires_at: datetime
     greeting: str
+    user_verified: bool = False
 
 
 class ChatRequest(BaseModel):

@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import abc
 import builtins
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
@@ -23,6 +24,7 @@ from core.errors import NotFound, SkillError
 from core.ids import new_ulid
 from core.models import (
     ApiKey,
+    Feedback,
     IdempotencyRecord,
     Job,
     JobStatus,
@@ -32,6 +34,7 @@ from core.models import (
     SessionState,
     Tenant,
     TurnRecord,
+    UnansweredQuestion,
     utcnow,
     validate_tenant_id,
 )
@@ -238,6 +241,31 @@ class HistoryStore(abc.ABC):
         page.items = [s for s in page.items if _alive(s.expires_at, now)]
         return page
 
+    def get_message(self, *, tenant_id: str, session_id: str, message_id: str) -> Message | None:
+        """One message of the session by id (None when missing or expired)."""
+        message = self._get_message(tenant_id, session_id, message_id)
+        if message is None or not _alive(message.expires_at, utcnow()):
+            return None
+        return message
+
+    # feedback ---------------------------------------------------------------
+    def put_feedback(self, feedback: Feedback) -> Feedback | None:
+        """Store the rating of one message, replacing any earlier one atomically (the last rating
+        wins). Returns the feedback it replaced (None when there was none, or it had expired)."""
+        stamped = feedback.model_copy(
+            update={"expires_at": feedback.expires_at or utcnow() + self.ttl}
+        )
+        previous = self._swap_feedback(stamped)
+        if previous is None or not _alive(previous.expires_at, utcnow()):
+            return None
+        return previous
+
+    def get_feedback(self, *, tenant_id: str, session_id: str, message_id: str) -> Feedback | None:
+        feedback = self._get_feedback(tenant_id, session_id, message_id)
+        if feedback is None or not _alive(feedback.expires_at, utcnow()):
+            return None
+        return feedback
+
     # idempotency ------------------------------------------------------------
     def claim_idempotency(
         self, *, tenant_id: str, key: str, request_hash: str, ttl_s: int
@@ -271,6 +299,20 @@ class HistoryStore(abc.ABC):
         """Up to `limit` messages with id > `after`, ascending (expired ones included)."""
 
     @abc.abstractmethod
+    def _get_message(self, tenant_id: str, session_id: str, message_id: str) -> Message | None:
+        """The message with this id (expired or not), or None."""
+
+    @abc.abstractmethod
+    def _swap_feedback(self, feedback: Feedback) -> Feedback | None:
+        """Write the message's feedback and return the one it replaced, in one atomic step.
+        `_delete_session` erases a session's feedback with its messages."""
+
+    @abc.abstractmethod
+    def _get_feedback(
+        self, tenant_id: str, session_id: str, message_id: str
+    ) -> Feedback | None: ...
+
+    @abc.abstractmethod
     def _get_state(self, tenant_id: str, session_id: str) -> SessionState | None: ...
 
     @abc.abstractmethod
@@ -298,6 +340,99 @@ class HistoryStore(abc.ABC):
 
     @abc.abstractmethod
     def _release_idempotency(self, tenant_id: str, key: str) -> None: ...
+
+
+# --------------------------------------------------------------------------- analytics
+
+COUNTER_NAME_RE = re.compile(r"^[a-z0-9_]{1,32}(:[A-Za-z0-9_.\-]{1,100})?$")
+UNANSWERED_SEQ = "unanswered_seq"
+MAX_ANALYTICS_DAYS = 366
+
+
+class AnalyticsStore(abc.ABC):
+    """Per-tenant daily counters (turns, sessions, sources, intents, latency buckets, ratings...)
+    and, per tenant and day, a ring of the last `unanswered_per_day` unanswered questions.
+
+    Counters are named `family` or `family:key` (`turns`, `intent:card_arrival`, `lat:17`) and
+    only ever incremented (by any integer, negative too) atomically, so concurrent turns never
+    lose a count and a summary reads one small record per day instead of every message.
+    Days older than `retention_days` are no longer read (DynamoDB's TTL deletes them late).
+    """
+
+    def __init__(self, *, unanswered_per_day: int = 100, retention_days: int = 400) -> None:
+        self.unanswered_per_day = unanswered_per_day
+        self.retention = timedelta(days=retention_days)
+
+    def add_counts(self, *, tenant_id: str, day: date, counts: Mapping[str, int]) -> dict[str, int]:
+        """Add to the day's counters atomically; returns the new value of each counter named."""
+        validate_tenant_id(tenant_id)
+        clean = {name: int(value) for name, value in counts.items() if value}
+        for name in clean:
+            if not COUNTER_NAME_RE.match(name):
+                raise ValueError(f"invalid counter name {name!r}")
+        if not clean:
+            return {}
+        return self._add(tenant_id, day.isoformat(), clean, self._expiry(day))
+
+    def add_unanswered(self, *, tenant_id: str, question: UnansweredQuestion) -> None:
+        """Keep `question` among the last `unanswered_per_day` of its day (a ring: the oldest
+        slot is overwritten), so a flood of questions never grows the store."""
+        day = question.at.date()
+        seq = self.add_counts(tenant_id=tenant_id, day=day, counts={UNANSWERED_SEQ: 1})
+        slot = (seq[UNANSWERED_SEQ] - 1) % self.unanswered_per_day
+        self._put_unanswered(tenant_id, day.isoformat(), slot, question, self._expiry(day))
+
+    def daily_counts(self, *, tenant_id: str, start: date, end: date) -> dict[date, dict[str, int]]:
+        """Counters per day from `start` to `end` (inclusive); days without counts are absent."""
+        start, end = self._window(start, end)
+        rows = self._get_days(tenant_id, start.isoformat(), end.isoformat())
+        return {date.fromisoformat(day): counts for day, counts in sorted(rows.items())}
+
+    def list_unanswered(
+        self, *, tenant_id: str, start: date, end: date
+    ) -> builtins.list[UnansweredQuestion]:
+        """The kept unanswered questions of the days from `start` to `end`, newest first."""
+        start, end = self._window(start, end)
+        found = self._get_unanswered(tenant_id, start.isoformat(), end.isoformat())
+        return sorted(found, key=lambda q: q.at, reverse=True)
+
+    def _window(self, start: date, end: date) -> tuple[date, date]:
+        if end < start:
+            raise ValueError("the end day is before the start day")
+        if (end - start).days >= MAX_ANALYTICS_DAYS:
+            raise ValueError(f"at most {MAX_ANALYTICS_DAYS} days at a time")
+        oldest = (utcnow() - self.retention).date()
+        return max(start, oldest), end
+
+    def _expiry(self, day: date) -> datetime:
+        return datetime(day.year, day.month, day.day, tzinfo=UTC) + self.retention
+
+    @abc.abstractmethod
+    def _add(
+        self, tenant_id: str, day: str, counts: dict[str, int], expires_at: datetime
+    ) -> dict[str, int]:
+        """Increment the named counters of one day atomically; return their new values."""
+
+    @abc.abstractmethod
+    def _get_days(self, tenant_id: str, start: str, end: str) -> dict[str, dict[str, int]]:
+        """ISO day -> counters, for the days between `start` and `end` (inclusive)."""
+
+    @abc.abstractmethod
+    def _put_unanswered(
+        self,
+        tenant_id: str,
+        day: str,
+        slot: int,
+        question: UnansweredQuestion,
+        expires_at: datetime,
+    ) -> None:
+        """Write (or overwrite) one slot of the day's ring."""
+
+    @abc.abstractmethod
+    def _get_unanswered(
+        self, tenant_id: str, start: str, end: str
+    ) -> builtins.list[UnansweredQuestion]:
+        """Every kept question of the days between `start` and `end` (inclusive), any order."""
 
 
 # --------------------------------------------------------------------------- jobs

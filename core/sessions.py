@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 from core.auth import Principal, PrincipalRole, issue_session_token
 from core.errors import Conflict, Forbidden, NotFound, VersionConflict
+from core.identity import verified_user_id
 from core.ids import new_id
 from core.models import (
     Channel,
@@ -114,14 +115,19 @@ class SessionService:
         channel: Channel = Channel.TEXT,
         origin: str | None = None,
         metadata: dict[str, object] | None = None,
+        user_id: str | None = None,
     ) -> SessionState:
-        """Store the state of a brand-new session (version 0)."""
+        """Store the state of a brand-new session (version 0). `user_id` must be verified already
+        (`core.identity`): it is stored as the session's trusted `slots["user_id"]`."""
+        slots: dict[str, object] = {"metadata": dict(metadata)} if metadata else {}
+        if user_id:
+            slots["user_id"] = user_id
         state = SessionState(
             tenant_id=tenant_id,
             session_id=new_id("s_"),
             channel=channel,
             origin=origin,
-            slots={"metadata": dict(metadata)} if metadata else {},
+            slots=slots,
         )
         return self.history.put_state(state, expected_version=None)
 
@@ -142,11 +148,18 @@ class SessionService:
         elif principal.role is not PrincipalRole.ADMIN:
             raise Forbidden("a session token cannot open sessions", code="forbidden_role")
         request = request or SessionCreate()
+        user_id = verified_user_id(
+            token_secret=self.token_secret,
+            tenant_id=tenant.tenant_id,
+            user_id=request.user_id,
+            signature=request.user_signature,
+        )
         state = self.create(
             tenant_id=tenant.tenant_id,
             channel=request.channel,
             origin=origin,
             metadata=request.metadata,
+            user_id=user_id,
         )
         token, expires_at = issue_session_token(
             secret=self.token_secret,
@@ -159,6 +172,7 @@ class SessionService:
             session_token=token,
             expires_at=expires_at,
             greeting=tenant.greeting,
+            user_verified=user_id is not None,
         )
 
     # changing ---------------------------------------------------------------

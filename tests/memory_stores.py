@@ -1,5 +1,5 @@
-"""In-memory tenant, history, job and blob stores: fakes that subclass the real ports, for
-unit tests with no I/O. The contract suites run over them too (`tests/contract/conftest.py`,
+"""In-memory tenant, history, job, blob and analytics stores: fakes that subclass the real ports,
+for unit tests with no I/O. The contract suites run over them too (`tests/contract/conftest.py`,
 backend `memory`), so a fake that drifts from the real stores fails the assertions they pass."""
 
 from __future__ import annotations
@@ -7,11 +7,13 @@ from __future__ import annotations
 import base64
 import json
 import threading
+from datetime import datetime
 from typing import Any
 
 from core.errors import BadRequest, Conflict, NotFound, VersionConflict
 from core.models import (
     ApiKey,
+    Feedback,
     HandoffStatus,
     IdempotencyRecord,
     Job,
@@ -20,9 +22,10 @@ from core.models import (
     SessionPage,
     SessionState,
     Tenant,
+    UnansweredQuestion,
     utcnow,
 )
-from core.ports import BlobStore, HistoryStore, JobStore, TenantStore
+from core.ports import AnalyticsStore, BlobStore, HistoryStore, JobStore, TenantStore
 
 
 class MemoryTenantStore(TenantStore):
@@ -66,6 +69,7 @@ class MemoryHistoryStore(HistoryStore):
         self.messages: dict[tuple[str, str], dict[str, Message]] = {}
         self.states: dict[tuple[str, str], SessionState] = {}
         self.idempotency: dict[tuple[str, str], IdempotencyRecord] = {}
+        self.feedback: dict[tuple[str, str, str], Feedback] = {}
         self._lock = threading.Lock()
 
     def _put_messages(self, tenant_id: str, session_id: str, messages: list[Message]) -> None:
@@ -80,6 +84,20 @@ class MemoryHistoryStore(HistoryStore):
             stored = self.messages.get((tenant_id, session_id), {})
             ids = sorted(i for i in stored if i > (after or ""))[:limit]
             return [stored[i] for i in ids]
+
+    def _get_message(self, tenant_id: str, session_id: str, message_id: str) -> Message | None:
+        with self._lock:
+            return self.messages.get((tenant_id, session_id), {}).get(message_id)
+
+    def _swap_feedback(self, feedback: Feedback) -> Feedback | None:
+        key = (feedback.tenant_id, feedback.session_id, feedback.message_id)
+        with self._lock:
+            previous = self.feedback.get(key)
+            self.feedback[key] = feedback
+        return previous
+
+    def _get_feedback(self, tenant_id: str, session_id: str, message_id: str) -> Feedback | None:
+        return self.feedback.get((tenant_id, session_id, message_id))
 
     def _get_state(self, tenant_id: str, session_id: str) -> SessionState | None:
         return self.states.get((tenant_id, session_id))
@@ -106,6 +124,8 @@ class MemoryHistoryStore(HistoryStore):
         with self._lock:
             messages = self.messages.pop((tenant_id, session_id), None)
             state = self.states.pop((tenant_id, session_id), None)
+            for key in [k for k in self.feedback if k[:2] == (tenant_id, session_id)]:
+                del self.feedback[key]
         return bool(messages) or state is not None
 
     def _list_sessions(
@@ -207,3 +227,47 @@ class MemoryBlobStore(BlobStore):
 
     def _list(self, prefix: str) -> list[str]:
         return [p for p in list(self.blobs) if p.startswith(prefix)]
+
+
+class MemoryAnalyticsStore(AnalyticsStore):
+    def __init__(self, *, unanswered_per_day: int = 100, retention_days: int = 400) -> None:
+        super().__init__(unanswered_per_day=unanswered_per_day, retention_days=retention_days)
+        self.counters: dict[tuple[str, str], dict[str, int]] = {}
+        self.unanswered: dict[tuple[str, str, int], UnansweredQuestion] = {}
+        self._lock = threading.Lock()
+
+    def _add(
+        self, tenant_id: str, day: str, counts: dict[str, int], expires_at: datetime
+    ) -> dict[str, int]:
+        with self._lock:
+            stored = self.counters.setdefault((tenant_id, day), {})
+            for name, value in counts.items():
+                stored[name] = stored.get(name, 0) + value
+            return {name: stored[name] for name in counts}
+
+    def _get_days(self, tenant_id: str, start: str, end: str) -> dict[str, dict[str, int]]:
+        with self._lock:
+            return {
+                day: dict(counts)
+                for (t, day), counts in self.counters.items()
+                if t == tenant_id and start <= day <= end
+            }
+
+    def _put_unanswered(
+        self,
+        tenant_id: str,
+        day: str,
+        slot: int,
+        question: UnansweredQuestion,
+        expires_at: datetime,
+    ) -> None:
+        with self._lock:
+            self.unanswered[(tenant_id, day, slot)] = question
+
+    def _get_unanswered(self, tenant_id: str, start: str, end: str) -> list[UnansweredQuestion]:
+        with self._lock:
+            return [
+                q
+                for (t, day, _), q in self.unanswered.items()
+                if t == tenant_id and start <= day <= end
+            ]

@@ -15,6 +15,7 @@ from typing import Any
 
 from core.errors import VersionConflict
 from core.models import (
+    Feedback,
     HandoffStatus,
     IdempotencyRecord,
     Message,
@@ -93,6 +94,38 @@ class DynamoDBHistoryStore(HistoryStore):
             kwargs["ExclusiveStartKey"] = last
             kwargs["Limit"] = limit - len(out)
         return out[:limit]
+
+    def _get_message(self, tenant_id: str, session_id: str, message_id: str) -> Message | None:
+        response = self.client.get_item(
+            TableName=self.table,
+            Key={"PK": s(session_pk(tenant_id, session_id)), "SK": s(f"MSG#{message_id}")},
+            ConsistentRead=True,
+        )
+        item = response.get("Item")
+        return Message.model_validate_json(item["data"]["S"]) if item else None
+
+    # feedback ---------------------------------------------------------------
+    def _swap_feedback(self, feedback: Feedback) -> Feedback | None:
+        item = ttl_attr(
+            {
+                "PK": s(session_pk(feedback.tenant_id, feedback.session_id)),
+                "SK": s(f"FEEDBACK#{feedback.message_id}"),
+                "data": s(feedback.model_dump_json()),
+            },
+            feedback.expires_at,
+        )
+        response = self.client.put_item(TableName=self.table, Item=item, ReturnValues="ALL_OLD")
+        old = response.get("Attributes")
+        return Feedback.model_validate_json(old["data"]["S"]) if old else None
+
+    def _get_feedback(self, tenant_id: str, session_id: str, message_id: str) -> Feedback | None:
+        response = self.client.get_item(
+            TableName=self.table,
+            Key={"PK": s(session_pk(tenant_id, session_id)), "SK": s(f"FEEDBACK#{message_id}")},
+            ConsistentRead=True,
+        )
+        item = response.get("Item")
+        return Feedback.model_validate_json(item["data"]["S"]) if item else None
 
     # session state ----------------------------------------------------------
     def _get_state(self, tenant_id: str, session_id: str) -> SessionState | None:

@@ -8,6 +8,8 @@ idempotency records, all keyed by tenant.
   sessions listing and the handoff queue.
 - idempotency: a claim inserts unless an unexpired record exists (expired ones are replaced in the
   same immediate transaction).
+- feedback: one row per rated message, replaced in an immediate transaction that reads the old
+  one first; erased with the session.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from typing import Any
 
 from core.errors import BadRequest, VersionConflict
 from core.models import (
+    Feedback,
     HandoffStatus,
     IdempotencyRecord,
     Message,
@@ -50,6 +53,13 @@ CREATE TABLE IF NOT EXISTS session_states (
 );
 CREATE INDEX IF NOT EXISTS session_states_by_activity
     ON session_states (tenant_id, last_activity DESC, session_id DESC);
+CREATE TABLE IF NOT EXISTS message_feedback (
+    tenant_id TEXT NOT NULL,
+    session_id TEXT NOT NULL,
+    message_id TEXT NOT NULL,
+    data TEXT NOT NULL,
+    PRIMARY KEY (tenant_id, session_id, message_id)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS idempotency (
     tenant_id TEXT NOT NULL,
     key TEXT NOT NULL,
@@ -110,6 +120,46 @@ class SqliteHistoryStore(HistoryStore):
             (tenant_id, session_id, after or "", limit),
         )
         return [Message.model_validate_json(data) for (data,) in rows]
+
+    def _get_message(self, tenant_id: str, session_id: str, message_id: str) -> Message | None:
+        row = (
+            self.db.connection()
+            .execute(
+                "SELECT data FROM messages WHERE tenant_id = ? AND session_id = ? "
+                "AND message_id = ?",
+                (tenant_id, session_id, message_id),
+            )
+            .fetchone()
+        )
+        return None if row is None else Message.model_validate_json(row[0])
+
+    # feedback ---------------------------------------------------------------
+    def _swap_feedback(self, feedback: Feedback) -> Feedback | None:
+        key = (feedback.tenant_id, feedback.session_id, feedback.message_id)
+        with self.db.transaction() as conn:
+            row = conn.execute(
+                "SELECT data FROM message_feedback WHERE tenant_id = ? AND session_id = ? "
+                "AND message_id = ?",
+                key,
+            ).fetchone()
+            conn.execute(
+                "INSERT OR REPLACE INTO message_feedback "
+                "(tenant_id, session_id, message_id, data) VALUES (?, ?, ?, ?)",
+                (*key, feedback.model_dump_json()),
+            )
+        return None if row is None else Feedback.model_validate_json(row[0])
+
+    def _get_feedback(self, tenant_id: str, session_id: str, message_id: str) -> Feedback | None:
+        row = (
+            self.db.connection()
+            .execute(
+                "SELECT data FROM message_feedback WHERE tenant_id = ? AND session_id = ? "
+                "AND message_id = ?",
+                (tenant_id, session_id, message_id),
+            )
+            .fetchone()
+        )
+        return None if row is None else Feedback.model_validate_json(row[0])
 
     # session state ----------------------------------------------------------
     def _get_state(self, tenant_id: str, session_id: str) -> SessionState | None:
@@ -186,6 +236,10 @@ class SqliteHistoryStore(HistoryStore):
                 "DELETE FROM session_states WHERE tenant_id = ? AND session_id = ?",
                 (tenant_id, session_id),
             ).rowcount
+            conn.execute(
+                "DELETE FROM message_feedback WHERE tenant_id = ? AND session_id = ?",
+                (tenant_id, session_id),
+            )
         return messages + states > 0
 
     def _list_sessions(

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from core.models import TurnRecord
-from core.ports import BlobStore, HistoryStore, JobStore, TenantStore
+from core.ports import AnalyticsStore, BlobStore, HistoryStore, JobStore, TenantStore
 
 REGION = "us-east-1"
 
@@ -64,6 +64,13 @@ def dynamodb_job_store(request: pytest.FixtureRequest) -> JobStore:
 
     table, client = _fresh_table(request)
     return DynamoDBJobStore(table_name=table, client=client)
+
+
+def dynamodb_analytics_store(request: pytest.FixtureRequest, ring: int) -> AnalyticsStore:
+    from infra.aws.dynamodb_analytics_store import DynamoDBAnalyticsStore
+
+    table, client = _fresh_table(request)
+    return DynamoDBAnalyticsStore(table_name=table, client=client, unanswered_per_day=ring)
 
 
 def s3_blob_store(request: pytest.FixtureRequest) -> BlobStore:

@@ -18,9 +18,17 @@ from typing import TypeVar
 import pytest
 
 from core.models import TurnRecord
-from core.ports import BlobStore, ConversationLog, HistoryStore, JobStore, TenantStore
+from core.ports import (
+    AnalyticsStore,
+    BlobStore,
+    ConversationLog,
+    HistoryStore,
+    JobStore,
+    TenantStore,
+)
 from tests.contract import aws_backends
 from tests.memory_stores import (
+    MemoryAnalyticsStore,
     MemoryBlobStore,
     MemoryHistoryStore,
     MemoryJobStore,
@@ -28,6 +36,7 @@ from tests.memory_stores import (
 )
 
 T = TypeVar("T")
+RING = 3  # unanswered questions kept per tenant and day by the analytics stores under test
 Factory = Callable[[pytest.FixtureRequest], T]
 
 
@@ -61,6 +70,12 @@ def _sqlite_job_store(request: pytest.FixtureRequest) -> JobStore:
     from infra.local.sqlite_job_store import SqliteJobStore
 
     return SqliteJobStore(db_path=_db_path(request))
+
+
+def _sqlite_analytics_store(request: pytest.FixtureRequest) -> AnalyticsStore:
+    from infra.local.sqlite_analytics_store import SqliteAnalyticsStore
+
+    return SqliteAnalyticsStore(db_path=_db_path(request), unanswered_per_day=RING)
 
 
 def _filesystem_blob_store(request: pytest.FixtureRequest) -> BlobStore:
@@ -103,6 +118,11 @@ BLOB_STORE_FACTORIES: dict[str, Factory[BlobStore]] = {
     "filesystem": _filesystem_blob_store,
     "s3": aws_backends.s3_blob_store,
 }
+ANALYTICS_STORE_FACTORIES: dict[str, Factory[AnalyticsStore]] = {
+    "memory": lambda request: MemoryAnalyticsStore(unanswered_per_day=RING),
+    "sqlite": _sqlite_analytics_store,
+    "dynamodb": lambda request: aws_backends.dynamodb_analytics_store(request, RING),
+}
 CONVERSATION_LOG_FACTORIES: dict[str, Factory[ConversationLogUnderTest]] = {
     "jsonl": _jsonl_conversation_log,
     "powertools": aws_backends.powertools_conversation_log,
@@ -143,6 +163,13 @@ def job_store(request: pytest.FixtureRequest) -> Iterator[JobStore]:
 @pytest.fixture(params=list(BLOB_STORE_FACTORIES))
 def blob_store(request: pytest.FixtureRequest) -> Iterator[BlobStore]:
     store = _build(BLOB_STORE_FACTORIES, request)
+    yield store
+    _close(store)
+
+
+@pytest.fixture(params=list(ANALYTICS_STORE_FACTORIES))
+def analytics_store(request: pytest.FixtureRequest) -> Iterator[AnalyticsStore]:
+    store = _build(ANALYTICS_STORE_FACTORIES, request)
     yield store
     _close(store)
 

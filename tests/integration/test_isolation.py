@@ -34,13 +34,19 @@ def _acme_resources(api: LiveApi) -> dict[str, str]:
     )
     return {
         "session_id": session["session_id"],
+        "message_id": reply.json()["message_id"],
         "doc_id": doc.json()["doc_id"],
         "job_id": job.job_id,
     }
 
 
 def _missing() -> dict[str, str]:
-    return {"session_id": "s_missing0000", "doc_id": "01ZZZZZZZZZZZZZZZZZZZZZZZZ", "job_id": "j_no"}
+    return {
+        "session_id": "s_missing0000",
+        "message_id": "01ZZZZZZZZZZZZZZZZZZZZZZZZ",
+        "doc_id": "01ZZZZZZZZZZZZZZZZZZZZZZZZ",
+        "job_id": "j_no",
+    }
 
 
 def test_another_tenants_credentials_get_404_on_every_id_route(live_api: LiveApi) -> None:
@@ -56,7 +62,7 @@ def test_another_tenants_credentials_get_404_on_every_id_route(live_api: LiveApi
         "widget key": api.globex.widget(),
         "session token": {**api.token_headers(globex_session), "Origin": api.globex.origin},
     }
-    body: dict[str, Any] = {"text": "hello", "reason": "test", "agent": "x"}
+    body: dict[str, Any] = {"text": "hello", "reason": "test", "agent": "x", "rating": "down"}
 
     # The route table as the app publishes it (FastAPI includes routers lazily; the OpenAPI
     # document is the public, complete list of paths and methods).

@@ -13,11 +13,13 @@ import pytest
 
 from core.conversation import ConversationService, request_fingerprint
 from core.errors import Conflict, RateLimited, SkillError, SkillTimeout
+from core.handoff import HandoffService
 from core.models import ChatReply, Role, Source, Tenant, TurnRecord
 from core.ports import ConversationLog, SkillInvoker
 from core.sessions import SessionLocks, SessionService
 from core.settings import Settings
 from tests.memory_stores import (
+    MemoryAnalyticsStore,
     MemoryHistoryStore,
     MemoryTenantStore,
 )
@@ -72,19 +74,22 @@ class World:
     history: MemoryHistoryStore
     skills: ScriptedSkills
     log: MemoryLog
+    analytics: MemoryAnalyticsStore
     sessions: SessionService
     conversation: ConversationService
+    handoffs: HandoffService
 
 
 Services = World
 
 
-@pytest.fixture
-def services(tmp_path: Path) -> World:
+def world(tmp_path: Path) -> World:
+    """The services over fresh in-memory stores, with the `bank` tenant."""
     skills = ScriptedSkills()
     skills.script = {"intent": intent(None, 0.1), "retrieval": {"hits": []}}
     history = MemoryHistoryStore()
     log = MemoryLog()
+    analytics = MemoryAnalyticsStore(unanswered_per_day=50)
     sessions = SessionService(
         history=history, locks=SessionLocks(), token_secret=b"secret", token_ttl_s=3600
     )
@@ -93,19 +98,27 @@ def services(tmp_path: Path) -> World:
         history=history,
         skills=skills,
         log=log,
+        analytics=analytics,
         sessions=sessions,
         conversation=ConversationService(
             sessions=sessions,
             history=history,
             skills=skills,
             log=log,
+            analytics=analytics,
             settings=Settings(data_dir=tmp_path, log_stdout=False, warmup=False),
         ),
+        handoffs=HandoffService(sessions=sessions, history=history, analytics=analytics),
     )
     built.tenants.create_tenant(
         Tenant(tenant_id="bank", responses={"card_arrival": CARD_ANSWER}, handoff_after=2)
     )
     return built
+
+
+@pytest.fixture
+def services(tmp_path: Path) -> World:
+    return world(tmp_path)
 
 
 def script(services: Services, **answers: dict[str, Any] | Exception) -> None:
