@@ -13,7 +13,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
@@ -53,6 +54,30 @@ async def warm_up(services: Services) -> None:
             logger.info("warm-up of %s skipped: %s", name, exc)
 
 
+class KnownOrigins:
+    """The browser origins some tenant allows (what a CORS preflight, which carries no
+    credential, is checked against), re-read at most every `ttl_s` seconds."""
+
+    def __init__(self, services: Callable[[], Services | None], ttl_s: float = 30.0) -> None:
+        self.services = services
+        self.ttl_s = ttl_s
+        self._origins: frozenset[str] = frozenset()
+        self._read_at = float("-inf")
+
+    def allowed(self, origin: str) -> bool:
+        now = time.monotonic()
+        if now - self._read_at > self.ttl_s:
+            services = self.services()
+            if services is not None:
+                self._origins = frozenset(
+                    o.rstrip("/")
+                    for t in services.tenants.list_tenants()
+                    for o in t.allowed_origins
+                )
+                self._read_at = now
+        return "*" in self._origins or origin.rstrip("/") in self._origins
+
+
 def create_app(services: Services | None = None) -> FastAPI:
     """The API over `services` (or over ones built from the settings at startup)."""
 
@@ -89,8 +114,9 @@ def create_app(services: Services | None = None) -> FastAPI:
         held: Services | None = getattr(app.state, "services", None)
         return held.settings if held is not None else get_settings()
 
+    origins = KnownOrigins(lambda: getattr(app.state, "services", None))
     install_error_handlers(app)
-    app.add_middleware(ApiMiddleware, settings=current_settings)
+    app.add_middleware(ApiMiddleware, settings=current_settings, preflight_allowed=origins.allowed)
     for module in (
         health,
         sessions,

@@ -123,14 +123,26 @@ async def chatter_session(
 
 
 async def admin_session(
-    state: Annotated[SessionState, Depends(scoped_session)], principal: AnyPrincipalDep
+    session_id: SessionIdPath, principal: AnyPrincipalDep, services: ServicesDep
 ) -> SessionState:
-    _require_admin(principal)
-    return state
+    """The named session of the caller's tenant, for its admin key only. Anyone else gets 404
+    whether or not the session exists: a refusal must not tell that it does."""
+    if principal.role is not PrincipalRole.ADMIN:
+        raise NotFound(f"session {session_id!r} not found")
+    return services.sessions.require(tenant_id=principal.tenant_id, session_id=session_id)
 
 
 SessionDep = Annotated[SessionState, Depends(chatter_session)]
 AdminSessionDep = Annotated[SessionState, Depends(admin_session)]
+
+
+def client_address(request: Request) -> str | None:
+    """The caller's network address as the server saw it (on Lambda: API Gateway's source IP,
+    which Mangum passes on). Forwarded headers are not trusted: a client can write them."""
+    return request.client.host if request.client else None
+
+
+ClientDep = Annotated[str | None, Depends(client_address)]
 
 
 def request_id(request: Request) -> str | None:

@@ -51,12 +51,18 @@ async def _lambdesk_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, LambdeskError)
     if exc.status >= 500:
         logger.warning("request failed: %s %s", exc.code, exc.message)
-    return error_response(exc.status, exc.code, exc.message)
+    headers = {}
+    retry_after = getattr(exc, "retry_after", None)
+    if retry_after is not None or exc.status == 429:
+        headers["Retry-After"] = str(retry_after or 60)
+    return error_response(exc.status, exc.code, exc.message, headers=headers)
 
 
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     code = _HTTP_CODES.get(exc.status_code, "error")
+    if exc.status_code == 429 and not (exc.headers or {}).get("Retry-After"):
+        exc.headers = {**(exc.headers or {}), "Retry-After": "60"}
     message = exc.detail if isinstance(exc.detail, str) else code.replace("_", " ")
     if exc.status_code == 404 and message == "Not Found":
         message = f"no route for {request.method} {request.url.path}"

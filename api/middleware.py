@@ -1,10 +1,17 @@
 """The API's one ASGI middleware, outermost around the routes:
 
 - `X-Request-Id` on every response (a valid incoming id is echoed, else a new one is made);
-- CORS: a preflight `OPTIONS` is answered for any origin (the credential decides later); actual
-  responses carry `Access-Control-Allow-Origin` only when the authenticated tenant allows the
-  origin (the auth dependency records it in `request.state.cors_origin`);
-- a body-size limit per route family (413 naming the limit; nothing reaches a route half-read);
+- CORS: a preflight `OPTIONS` is answered only for an origin some tenant allows (a preflight
+  carries no credential, so the union of every tenant's allowed origins decides; the credential
+  decides the actual request); actual responses carry `Access-Control-Allow-Origin` only when the
+  authenticated tenant allows the origin (the auth dependency records it in
+  `request.state.cors_origin`);
+- body limits per route family, enforced while the body streams in: uploads (voice, documents,
+  images) are never held here, the route spools them; a declared or counted size over the limit
+  is 413 naming the limit, and nothing is stored;
+- JSON bodies (small: `max_json_body_bytes`) are checked before any route sees them: nesting
+  deeper than `max_json_depth` and strings that are not valid Unicode (lone surrogates) are 400,
+  so no store, log or encoder downstream meets them;
 - one structured JSON access log line per request;
 - a last-resort 500 in the error format for anything that escaped the exception handlers.
 """
@@ -22,6 +29,7 @@ from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.errors import error_body
+from core.errors import PayloadTooLarge
 from core.ids import new_ulid
 from core.logging import log_context
 from core.settings import Settings
@@ -31,10 +39,11 @@ logger = logging.getLogger("lambdesk.api")
 
 MULTIPART_SLACK_BYTES = 64 * 1024
 CORS_METHODS = "GET, POST, DELETE, OPTIONS"
-CORS_HEADERS = "Authorization, Content-Type, Idempotency-Key, X-Request-Id, X-Callback-Url"
+CORS_HEADERS = "Authorization, Content-Type, Idempotency-Key, X-Request-Id"
 CORS_MAX_AGE = "600"
 _REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
 _BODY_METHODS = {"POST", "PUT", "PATCH"}
+_UPLOADS = ("/v1/knowledge/documents", "/v1/intents", "/v1/voice", "/v1/images", "/v1/videos")
 
 
 def body_limit(settings: Settings, path: str) -> tuple[int, str]:
@@ -51,14 +60,58 @@ def body_limit(settings: Settings, path: str) -> tuple[int, str]:
     return settings.max_json_body_bytes, "max_json_body_bytes"
 
 
-class _BodyTooLarge(Exception):
-    pass
+def is_upload(path: str) -> bool:
+    return path.startswith(_UPLOADS)
+
+
+class BodyTooLarge(PayloadTooLarge):
+    """The request body passed its limit while it streamed in."""
+
+
+def json_problem(body: bytes, *, max_depth: int) -> str | None:
+    """Why a JSON body may not go further (too deep, not valid Unicode), or None. Malformed
+    JSON is left to the route's own parsing (400 `invalid_json`)."""
+    try:
+        document = json.loads(body)
+    except RecursionError:
+        return f"JSON nested deeper than {max_depth} levels"
+    except ValueError:
+        return None
+    stack: list[tuple[Any, int]] = [(document, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, dict | list):
+            if depth > max_depth:
+                return f"JSON nested deeper than {max_depth} levels"
+            items = value.items() if isinstance(value, dict) else enumerate(value)
+            for key, item in items:
+                if isinstance(key, str) and not _valid_unicode(key):
+                    return "the body holds text that is not valid Unicode"
+                stack.append((item, depth + 1))
+        elif isinstance(value, str) and not _valid_unicode(value):
+            return "the body holds text that is not valid Unicode"
+    return None
+
+
+def _valid_unicode(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 class ApiMiddleware:
-    def __init__(self, app: ASGIApp, *, settings: Callable[[], Settings]) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        settings: Callable[[], Settings],
+        preflight_allowed: Callable[[str], bool] = lambda origin: False,
+    ) -> None:
         self.app = app
         self.settings = settings
+        self.preflight_allowed = preflight_allowed
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -84,7 +137,7 @@ class ApiMiddleware:
                 origin = state.get("cors_origin")
                 if origin:
                     out["Access-Control-Allow-Origin"] = origin
-                    out["Access-Control-Expose-Headers"] = "X-Request-Id"
+                    out["Access-Control-Expose-Headers"] = "X-Request-Id, Retry-After"
                     out.add_vary_header("Origin")
             await send(message)
 
@@ -92,22 +145,12 @@ class ApiMiddleware:
             if scope["method"] == "OPTIONS" and "access-control-request-method" in headers:
                 await self._preflight(headers, send_wrapper)
             elif scope["method"] in _BODY_METHODS:
-                limit, name = body_limit(self.settings(), scope["path"])
-                try:
-                    replay = await self._read_body(headers, receive, limit)
-                except _BodyTooLarge:
-                    await self._send_json(
-                        send_wrapper,
-                        413,
-                        error_body(
-                            "payload_too_large",
-                            f"request body exceeds {limit} bytes ({name})",
-                        ),
-                    )
-                else:
-                    await self.app(scope, replay, send_wrapper)
+                await self._with_body(scope, headers, receive, send_wrapper)
             else:
                 await self.app(scope, receive, send_wrapper)
+        except BodyTooLarge as exc:
+            if not response_started:
+                await self._send_json(send_wrapper, 413, error_body(exc.code, exc.message))
         except Exception:
             logger.exception("unhandled error on %s %s", scope["method"], scope["path"])
             if not response_started:
@@ -128,39 +171,34 @@ class ApiMiddleware:
                 },
             )
 
-    @staticmethod
-    async def _read_body(headers: Headers, receive: Receive, limit: int) -> Receive:
+    async def _with_body(
+        self, scope: Scope, headers: Headers, receive: Receive, send: Send
+    ) -> None:
+        settings = self.settings()
+        limit, name = body_limit(settings, scope["path"])
+        too_large = BodyTooLarge(f"request body exceeds {limit} bytes ({name})")
         declared = headers.get("content-length")
         if declared and declared.isdigit() and int(declared) > limit:
-            raise _BodyTooLarge
-        chunks: list[bytes] = []
-        size = 0
-        while True:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                break
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            if size > limit:
-                raise _BodyTooLarge
-            chunks.append(chunk)
-            if not message.get("more_body", False):
-                break
-        body = b"".join(chunks)
-        delivered = False
+            raise too_large
+        if is_upload(scope["path"]):  # streamed to the route, counted on the way
+            await self.app(scope, _counting(receive, limit, too_large), send)
+            return
+        body = await _read_all(receive, limit, too_large)
+        if "json" in headers.get("content-type", "").lower() and body:
+            problem = json_problem(body, max_depth=settings.max_json_depth)
+            if problem is not None:
+                code = "json_too_deep" if "deeper" in problem else "invalid_unicode"
+                await self._send_json(send, 400, error_body(code, problem))
+                return
+        await self.app(scope, _replay(body, receive), send)
 
-        async def replay() -> Message:
-            nonlocal delivered
-            if not delivered:
-                delivered = True
-                return {"type": "http.request", "body": body, "more_body": False}
-            return await receive()
-
-        return replay
-
-    @staticmethod
-    async def _preflight(headers: Headers, send: Send) -> None:
-        origin = headers.get("origin", "*")
+    async def _preflight(self, headers: Headers, send: Send) -> None:
+        origin = headers.get("origin", "")
+        if not origin or not self.preflight_allowed(origin):
+            await self._send_json(
+                send, 403, error_body("origin_not_allowed", "this origin may not call the API")
+            )
+            return
         await send(
             {
                 "type": "http.response.start",
@@ -190,3 +228,49 @@ class ApiMiddleware:
             }
         )
         await send({"type": "http.response.body", "body": data})
+
+
+def _counting(receive: Receive, limit: int, too_large: BodyTooLarge) -> Receive:
+    """`receive`, raising `too_large` as soon as more than `limit` bytes came in."""
+    size = 0
+
+    async def counted() -> Message:
+        nonlocal size
+        message = await receive()
+        if message["type"] == "http.request":
+            size += len(message.get("body", b""))
+            if size > limit:
+                raise too_large
+        return message
+
+    return counted
+
+
+async def _read_all(receive: Receive, limit: int, too_large: BodyTooLarge) -> bytes:
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            break
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            raise too_large
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            break
+    return b"".join(chunks)
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    delivered = False
+
+    async def replay() -> Message:
+        nonlocal delivered
+        if not delivered:
+            delivered = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replay

@@ -40,6 +40,7 @@ class Principal:
     tenant_id: str
     role: PrincipalRole
     session_id: str | None = None  # set for session tokens only
+    key_id: str | None = None  # a short, stable id of the API key (rate limits); not the key
 
     @property
     def is_admin(self) -> bool:
@@ -114,7 +115,9 @@ def verify_session_token(*, secret: bytes, token: str, now: datetime | None = No
     payload, _, signature = token[len(SESSION_TOKEN_PREFIX) :].partition(".")
     if not payload or not signature:
         raise Unauthorized("malformed session token", code="invalid_token")
-    if not hmac.compare_digest(_sign(secret, payload), signature):
+    if not hmac.compare_digest(
+        _sign(secret, payload).encode(), signature.encode("utf-8", "replace")
+    ):
         raise Unauthorized("invalid session token", code="invalid_token")
     try:
         body = json.loads(_unb64(payload))
@@ -129,6 +132,9 @@ def verify_session_token(*, secret: bytes, token: str, now: datetime | None = No
 # --------------------------------------------------------------------------- authenticate
 
 
+MAX_CREDENTIAL_CHARS = 2048
+
+
 def authenticate(
     *, tenants: TenantStore, secret: bytes, authorization_header: str | None
 ) -> tuple[Principal, Tenant]:
@@ -141,6 +147,8 @@ def authenticate(
     credential = credential.strip()
     if scheme.lower() != "bearer" or not credential:
         raise Unauthorized("expected 'Authorization: Bearer <key or token>'", code="bad_scheme")
+    if not credential.isascii() or len(credential) > MAX_CREDENTIAL_CHARS:
+        raise Unauthorized("unknown credential", code="invalid_key")
     if credential.startswith(SESSION_TOKEN_PREFIX):
         principal = verify_session_token(secret=secret, token=credential)
     elif credential.startswith((ADMIN_PREFIX, WIDGET_PREFIX)):
@@ -148,7 +156,7 @@ def authenticate(
         if key is None:
             raise Unauthorized("unknown or revoked API key", code="invalid_key")
         role = PrincipalRole.ADMIN if key.role == KeyRole.ADMIN else PrincipalRole.WIDGET
-        principal = Principal(tenant_id=key.tenant_id, role=role)
+        principal = Principal(tenant_id=key.tenant_id, role=role, key_id=key.key_hash[:16])
     else:
         raise Unauthorized("unknown credential type", code="invalid_key")
     tenant = tenants.find_tenant(tenant_id=principal.tenant_id)

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from core.conversation import ConversationService
+from core.erasure import ErasureService
 from core.handoff import HandoffService
 from core.jobs import InvokerDispatcher, JobDispatcher, JobService
 from core.ports import (
@@ -35,6 +36,7 @@ from core.ports import (
     ConversationLog,
     HistoryStore,
     JobStore,
+    RateLimitStore,
     SkillContext,
     SkillInvoker,
     TenantStore,
@@ -60,6 +62,7 @@ class Services:
     skills: SkillInvoker
     log: ConversationLog
     analytics: AnalyticsStore
+    limits: RateLimitStore
     callbacks: CallbackSender
     token_secret: bytes
     sessions: SessionService
@@ -67,6 +70,7 @@ class Services:
     handoffs: HandoffService
     voice: VoiceService
     job_service: JobService
+    erasure: ErasureService
     worker: Any = None  # infra.local.job_worker.JobWorker on the local backend, else None
 
     async def start(self) -> None:
@@ -96,6 +100,7 @@ class _Ports:
     skills: SkillInvoker
     log: ConversationLog
     analytics: AnalyticsStore
+    limits: RateLimitStore
     token_secret: bytes
 
 
@@ -141,6 +146,7 @@ def _local_ports(settings: Settings) -> _Ports:
     from infra.local.sqlite_analytics_store import SqliteAnalyticsStore
     from infra.local.sqlite_history_store import SqliteHistoryStore
     from infra.local.sqlite_job_store import SqliteJobStore
+    from infra.local.sqlite_rate_limit_store import SqliteRateLimitStore
     from infra.local.sqlite_tenant_store import SqliteTenantStore
 
     data = settings.resolved_data_dir
@@ -157,6 +163,7 @@ def _local_ports(settings: Settings) -> _Ports:
         ),
         log=JsonlConversationLog(log_dir=data / "logs", stdout=settings.log_stdout),
         analytics=SqliteAnalyticsStore(db_path=db),
+        limits=SqliteRateLimitStore(db_path=db),
         token_secret=_local_token_secret(settings),
     )
 
@@ -166,6 +173,7 @@ def _aws_ports(settings: Settings) -> _Ports:
     from infra.aws.dynamodb_analytics_store import DynamoDBAnalyticsStore
     from infra.aws.dynamodb_history_store import DynamoDBHistoryStore
     from infra.aws.dynamodb_job_store import DynamoDBJobStore
+    from infra.aws.dynamodb_rate_limit_store import DynamoDBRateLimitStore
     from infra.aws.dynamodb_tenant_store import DynamoDBTenantStore
     from infra.aws.lambda_skill_invoker import LambdaSkillInvoker
     from infra.aws.powertools_conversation_log import PowertoolsConversationLog
@@ -190,6 +198,7 @@ def _aws_ports(settings: Settings) -> _Ports:
         skills=LambdaSkillInvoker(client=clients.lambda_, function_prefix=settings.function_prefix),
         log=PowertoolsConversationLog(service=settings.service_name),
         analytics=DynamoDBAnalyticsStore(table_name=settings.table_name, client=clients.dynamodb),
+        limits=DynamoDBRateLimitStore(table_name=settings.table_name, client=clients.dynamodb),
         token_secret=settings.token_secret.encode(),
     )
 
@@ -214,12 +223,19 @@ def wire(settings: Settings, ports: _Ports) -> Services:
     from infra.http.callback_sender import HttpxCallbackSender
 
     local = settings.backend == "local"
-    callbacks = HttpxCallbackSender(token_secret=ports.token_secret, inline=not local)
+    callbacks = HttpxCallbackSender(
+        token_secret=ports.token_secret,
+        inline=not local,
+        allow_insecure=settings.callback_allow_insecure,
+    )
     sessions = SessionService(
         history=ports.history,
         locks=SessionLocks(),
         token_secret=ports.token_secret,
         token_ttl_s=settings.session_token_ttl_s,
+        limits=ports.limits,
+        sessions_per_minute_per_client=settings.sessions_per_minute_per_client,
+        max_metadata_bytes=settings.max_metadata_bytes,
     )
     conversation = ConversationService(
         sessions=sessions,
@@ -228,6 +244,7 @@ def wire(settings: Settings, ports: _Ports) -> Services:
         log=ports.log,
         analytics=ports.analytics,
         settings=settings,
+        limits=ports.limits,
     )
     dispatch: JobDispatcher
     wakeup = None
@@ -263,6 +280,7 @@ def wire(settings: Settings, ports: _Ports) -> Services:
         skills=ports.skills,
         log=ports.log,
         analytics=ports.analytics,
+        limits=ports.limits,
         callbacks=callbacks,
         token_secret=ports.token_secret,
         sessions=sessions,
@@ -272,5 +290,6 @@ def wire(settings: Settings, ports: _Ports) -> Services:
         ),
         voice=voice,
         job_service=job_service,
+        erasure=ErasureService(history=ports.history, jobs=ports.jobs, blobs=ports.blobs),
         worker=worker,
     )

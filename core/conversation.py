@@ -11,7 +11,13 @@ uses the tenant the credential resolved. It fans the intent and retrieval skills
 `SessionService.change` (re-reading only if another writer got there first), and logs one
 `TurnRecord`.
 
-`run_idempotent` wraps a turn in the `Idempotency-Key` protocol of the history store.
+`run_idempotent` wraps a turn in the `Idempotency-Key` protocol of the history store: the key is
+claimed with an owner and a lease, the turn's answer is stored in the same atomic commit as the
+turn (so a crash leaves either both or neither), and a retry after the owner died takes the claim
+over once its lease ran out: the turn happens exactly once.
+
+Everything is validated before anything is written: the text (not empty, within the limit,
+valid Unicode), the metadata (size, depth), the rate limits.
 """
 
 from __future__ import annotations
@@ -22,15 +28,25 @@ import json
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from core import analytics as counters
 from core.auth import Principal, PrincipalRole
-from core.errors import Conflict, NotFound, PayloadTooLarge, RateLimited, Unprocessable
+from core.errors import (
+    Conflict,
+    IdempotencyLost,
+    NotFound,
+    PayloadTooLarge,
+    RateLimited,
+    Unprocessable,
+)
+from core.ids import new_ulid
 from core.models import (
     Channel,
     ChatReply,
     ChatRequest,
+    IdempotencyCompletion,
     Message,
     Role,
     SessionState,
@@ -40,8 +56,14 @@ from core.models import (
     utcnow,
 )
 from core.policy import Decision, apply_decision, decide, rate_limited
-from core.ports import AnalyticsStore, ConversationLog, HistoryStore, SkillInvoker
-from core.sessions import SessionService, StateChange
+from core.ports import (
+    AnalyticsStore,
+    ConversationLog,
+    HistoryStore,
+    RateLimitStore,
+    SkillInvoker,
+)
+from core.sessions import SessionService, StateChange, check_metadata
 from core.settings import Settings
 from core.skill_contracts import Hit, IntentEvent, IntentResult, SearchEvent, SearchResult
 
@@ -50,11 +72,34 @@ logger = logging.getLogger("lambdesk.conversation")
 IDEMPOTENCY_WAIT_S = 5.0
 
 
+@dataclass(frozen=True)
+class Claim:
+    """This request's hold on an `Idempotency-Key`."""
+
+    key: str
+    owner: str
+
+
+class IdempotencyBusy(Conflict):
+    """Another request with the same key is running; retry after `retry_after` seconds."""
+
+    code = "idempotency_in_progress"
+
+    def __init__(self, message: str, *, retry_after: float) -> None:
+        super().__init__(message)
+        self.retry_after = max(1, int(retry_after + 0.999))
+
+
 def check_text(*, tenant: Tenant, max_text_chars: int, text: str) -> str:
-    """The text of a turn, stripped: 422 when empty, 413 `text_too_long` over the limit."""
+    """The text of a turn, stripped: 422 when empty or not valid Unicode, 413 `text_too_long`
+    over the limit."""
     stripped = text.strip()
     if not stripped:
         raise Unprocessable("text must not be empty", code="empty_text")
+    try:
+        stripped.encode("utf-8")
+    except UnicodeEncodeError:
+        raise Unprocessable("text is not valid Unicode", code="invalid_text") from None
     limit = tenant.max_text_chars or max_text_chars
     if len(stripped) > limit:
         raise PayloadTooLarge(
@@ -81,7 +126,9 @@ class ConversationService:
         log: ConversationLog,
         analytics: AnalyticsStore | None,
         settings: Settings,
+        limits: RateLimitStore | None = None,
     ) -> None:
+        self.limits = limits
         self.sessions = sessions
         self.history = history
         self.skills = skills
@@ -102,6 +149,7 @@ class ConversationService:
         """`POST /v1/chat`: a session token talks in its own session; an admin key in any session
         of its tenant, or in a new one when `session_id` is omitted. Honours `Idempotency-Key`."""
         check_text(tenant=tenant, max_text_chars=self.settings.max_text_chars, text=request.text)
+        check_metadata(request.metadata, max_bytes=self.settings.max_metadata_bytes)
         session_id = request.session_id
         if principal.role is PrincipalRole.SESSION:
             if session_id is not None and session_id != principal.session_id:
@@ -110,8 +158,10 @@ class ConversationService:
         state: SessionState | None = None
         if session_id is not None:
             state = self.sessions.require(tenant_id=tenant.tenant_id, session_id=session_id)
+        else:
+            self._throttle_sessionless(tenant, principal)
 
-        async def run() -> ChatReply:
+        async def run(claim: Claim | None) -> ChatReply:
             current = state or self.sessions.create(tenant_id=tenant.tenant_id)
             return await self.handle_turn(
                 tenant=tenant,
@@ -119,6 +169,7 @@ class ConversationService:
                 text=request.text,
                 request_id=request_id,
                 metadata=request.metadata,
+                claim=claim,
             )
 
         fingerprint = request_fingerprint(
@@ -146,9 +197,11 @@ class ConversationService:
         channel: Channel = Channel.TEXT,
         request_id: str | None = None,
         metadata: Mapping[str, Any] | None = None,
+        claim: Claim | None = None,
     ) -> ChatReply:
         """Answer one customer message in the session whose current `state` the caller read, and
-        store both sides of the turn with the new state, at once."""
+        store both sides of the turn with the new state — and, under an `Idempotency-Key`
+        `claim`, the reply as the key's answer — at once."""
         started = time.perf_counter()
         tenant_id, session_id = tenant.tenant_id, state.session_id
         text = check_text(tenant=tenant, max_text_chars=self.settings.max_text_chars, text=text)
@@ -163,6 +216,7 @@ class ConversationService:
             intent, hits, latency, degraded = await self._understand(tenant_id, text)
 
         decisions: list[Decision] = []
+        replies: list[ChatReply] = []
         first_turn: list[bool] = []
 
         def change(current: SessionState) -> StateChange:
@@ -174,11 +228,23 @@ class ConversationService:
             decisions.append(decision)
             first_turn.append(current.turns == 0)
             latency["total"] = round((time.perf_counter() - started) * 1000.0, 2)
+            messages = _turn_messages(
+                tenant_id, session_id, text, channel, decision, metadata, latency, degraded
+            )
+            reply = _reply(session_id, messages[1].message_id, decision)
+            replies.append(reply)
+            completion = None
+            if claim is not None:
+                completion = IdempotencyCompletion(
+                    tenant_id=tenant_id,
+                    key=claim.key,
+                    owner=claim.owner,
+                    response=reply.model_dump(mode="json"),
+                )
             return StateChange(
                 state=apply_decision(state=current, decision=decision, now=now),
-                messages=_turn_messages(
-                    tenant_id, session_id, text, channel, decision, metadata, latency, degraded
-                ),
+                messages=messages,
+                completion=completion,
             )
 
         committed = await self.sessions.change(
@@ -209,17 +275,22 @@ class ConversationService:
             first_turn=first_turn[-1],
             metadata=metadata,
         )
-        return ChatReply(
-            session_id=session_id,
-            message_id=bot.message_id,
-            text=decision.text,
-            intent=decision.intent,
-            confidence=decision.confidence,
-            source=decision.source,
-            citations=decision.citations,
-            suggestions=decision.suggestions,
-            handoff=decision.handoff,
+        return replies[-1]
+
+    def _throttle_sessionless(self, tenant: Tenant, principal: Principal) -> None:
+        """Turns outside any session (an admin key's one-off questions) have no session rate
+        limit of their own: they count per key."""
+        if self.limits is None:
+            return
+        limit = self.settings.admin_turns_per_minute
+        wait = self.limits.hit(
+            key=f"turns:{tenant.tenant_id}:{principal.key_id}", limit=limit, window_s=60
         )
+        if wait is not None:
+            raise RateLimited(
+                f"more than {limit} turns a minute without a session for this key",
+                retry_after=wait,
+            )
 
     @staticmethod
     def _check_rate(state: SessionState, limit: int) -> None:
@@ -279,22 +350,28 @@ class ConversationService:
         tenant_id: str,
         key: str | None,
         request_hash: str,
-        run: Callable[[], Awaitable[ChatReply]],
+        run: Callable[[Claim | None], Awaitable[ChatReply]],
     ) -> ChatReply:
         """Run `run` once per (tenant, key): a retry with the same request gets the stored reply;
         the same key with another request is 409; a duplicate still in progress waits briefly,
-        then 409."""
+        then 409 with `Retry-After`; a claim whose owner died (its lease ran out) is taken over
+        and run here."""
         if not key:
-            return await run()
+            return await run(None)
         history = self.history
-        ttl_s = self.settings.idempotency_ttl_s
+        owner = new_ulid()
         deadline = time.monotonic() + IDEMPOTENCY_WAIT_S
         while True:
             existing = history.claim_idempotency(
-                tenant_id=tenant_id, key=key, request_hash=request_hash, ttl_s=ttl_s
+                tenant_id=tenant_id,
+                key=key,
+                request_hash=request_hash,
+                ttl_s=self.settings.idempotency_ttl_s,
+                owner=owner,
+                lease_s=self.settings.idempotency_lease_s,
             )
             if existing is None:
-                break  # claimed: this request runs
+                break  # claimed (or taken over): this request runs
             if existing.request_hash != request_hash:
                 raise Conflict(
                     "Idempotency-Key was already used with a different request",
@@ -303,20 +380,37 @@ class ConversationService:
             if existing.response is not None:
                 return ChatReply.model_validate(existing.response)
             if time.monotonic() >= deadline:
-                raise Conflict(
+                lease_left = (
+                    (existing.lease_until - utcnow()).total_seconds()
+                    if existing.lease_until
+                    else self.settings.idempotency_lease_s
+                )
+                raise IdempotencyBusy(
                     "a request with this Idempotency-Key is still in progress",
-                    code="idempotency_in_progress",
+                    retry_after=max(lease_left, 1.0),
                 )
             await asyncio.sleep(0.05)
         try:
-            reply = await run()
+            return await run(Claim(key=key, owner=owner))
+        except IdempotencyLost:
+            raise  # another request holds the key now: not ours to release
         except BaseException:
-            history.release_idempotency(tenant_id=tenant_id, key=key)
+            history.release_idempotency(tenant_id=tenant_id, key=key, owner=owner)
             raise
-        history.complete_idempotency(
-            tenant_id=tenant_id, key=key, response=reply.model_dump(mode="json")
-        )
-        return reply
+
+
+def _reply(session_id: str, message_id: str, decision: Decision) -> ChatReply:
+    return ChatReply(
+        session_id=session_id,
+        message_id=message_id,
+        text=decision.text,
+        intent=decision.intent,
+        confidence=decision.confidence,
+        source=decision.source,
+        citations=decision.citations,
+        suggestions=decision.suggestions,
+        handoff=decision.handoff,
+    )
 
 
 def _turn_messages(
@@ -330,6 +424,7 @@ def _turn_messages(
     degraded: list[str],
 ) -> list[Message]:
     user = Message(
+        message_id=new_ulid(),  # ids now, not at commit: the reply names the bot's message
         tenant_id=tenant_id,
         session_id=session_id,
         role=Role.USER,
@@ -338,6 +433,7 @@ def _turn_messages(
         metadata=dict(metadata or {}),
     )
     bot = Message(
+        message_id=new_ulid(),
         tenant_id=tenant_id,
         session_id=session_id,
         role=Role.BOT,

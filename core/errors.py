@@ -58,8 +58,14 @@ class Unprocessable(LambdeskError):
 
 
 class RateLimited(LambdeskError):
+    """Too many requests; `retry_after` (seconds) goes out as the `Retry-After` header."""
+
     status = 429
     code = "rate_limited"
+
+    def __init__(self, message: str, *, code: str | None = None, retry_after: float = 60) -> None:
+        super().__init__(message, code=code)
+        self.retry_after = max(1, int(retry_after + 0.999))
 
 
 class Unavailable(LambdeskError):
@@ -71,6 +77,13 @@ class VersionConflict(Conflict):
     """An optimistic write lost a race (the stored version moved); callers re-read and retry."""
 
     code = "version_conflict"
+
+
+class IdempotencyLost(Conflict):
+    """Another request took this `Idempotency-Key` over (this one's lease ran out): its turn was
+    not stored; the other request answers it."""
+
+    code = "idempotency_in_progress"
 
 
 class SkillError(LambdeskError):

@@ -76,6 +76,7 @@ def create_job(
     job_id: str | None = None,
     callback_url: str | None = None,
     max_attempts: int = 3,
+    session_id: str | None = None,
 ) -> Job:
     return jobs.create_job(
         Job(
@@ -85,6 +86,7 @@ def create_job(
             payload=dict(payload),
             callback_url=callback_url,
             max_attempts=max_attempts,
+            session_id=session_id,
         )
     )
 

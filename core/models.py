@@ -46,6 +46,9 @@ class Tenant(BaseModel):
     tenant_id: str
     name: str = ""
     allowed_origins: list[str] = Field(default_factory=list)
+    # Where this tenant's job callbacks may go (scheme://host[:port]); empty: any public https
+    # address. Callbacks never go to loopback, private, link-local or reserved addresses.
+    callback_origins: list[str] = Field(default_factory=list)
     # The intent model already rejects what falls below the out-of-scope threshold tuned on
     # held-out data when it was trained; a tenant may demand more confidence on top of that.
     intent_threshold: float = Field(default=0.0, ge=0.0, le=1.0)
@@ -183,14 +186,30 @@ class SessionPage(BaseModel):
 
 
 class IdempotencyRecord(BaseModel):
-    """A claimed `Idempotency-Key`: in progress until `response` is set."""
+    """A claimed `Idempotency-Key`: in progress until `response` is set.
+
+    The claim carries an `owner` (the request that runs it) and a lease: when the owner dies
+    (a crash, a kill) its lease runs out and a retry takes the claim over and runs the request
+    itself. The response is stored in the same atomic write as the turn it answers, and only by
+    the claim's current owner, so the turn happens exactly once."""
 
     tenant_id: str
     key: str
     request_hash: str
     response: dict[str, Any] | None = None
+    owner: str = ""
+    lease_until: datetime | None = None
     created_at: datetime = Field(default_factory=utcnow)
     expires_at: datetime
+
+
+class IdempotencyCompletion(BaseModel):
+    """The answer of a claimed request, stored with the turn (`HistoryStore.commit`)."""
+
+    tenant_id: str
+    key: str
+    owner: str
+    response: dict[str, Any]
 
 
 class Rating(StrEnum):
@@ -244,6 +263,8 @@ class Job(BaseModel):
     max_attempts: int = 3
     next_attempt_at: datetime | None = None
     callback_url: str | None = None
+    # The session the job belongs to (erased with it); None for tenant-level work (training).
+    session_id: str | None = None
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
     expires_at: datetime | None = None

@@ -16,7 +16,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from typing import Any, TypeVar
+from typing import IO, Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
@@ -25,6 +25,7 @@ from core.ids import new_ulid
 from core.models import (
     ApiKey,
     Feedback,
+    IdempotencyCompletion,
     IdempotencyRecord,
     Job,
     JobStatus,
@@ -189,10 +190,14 @@ class HistoryStore(abc.ABC):
         *,
         expected_version: int | None,
         messages: Sequence[Message] = (),
+        completion: IdempotencyCompletion | None = None,
     ) -> tuple[SessionState, list[Message]]:
         """Write the session state and append `messages` in ONE atomic step (a turn is all or
         nothing): the state gets version `expected_version + 1` (0 when creating, then it must
-        not exist yet) and `VersionConflict` leaves nothing written. Returns the stored copies."""
+        not exist yet) and `VersionConflict` leaves nothing written. With `completion`, the
+        `Idempotency-Key` record's response is stored in the same step, and only if its owner
+        still holds the claim (`IdempotencyLost` otherwise, nothing written). Returns the
+        stored copies."""
         now = utcnow()
         new = state.model_copy(
             update={
@@ -202,7 +207,7 @@ class HistoryStore(abc.ABC):
             }
         )
         stamped = self._stamp(state.tenant_id, state.session_id, messages, now)
-        self._commit(new, expected_version, stamped)
+        self._commit(new, expected_version, stamped, completion)
         return new, stamped
 
     def _stamp(
@@ -268,26 +273,40 @@ class HistoryStore(abc.ABC):
 
     # idempotency ------------------------------------------------------------
     def claim_idempotency(
-        self, *, tenant_id: str, key: str, request_hash: str, ttl_s: int
+        self,
+        *,
+        tenant_id: str,
+        key: str,
+        request_hash: str,
+        ttl_s: int,
+        owner: str = "",
+        lease_s: float = 30.0,
     ) -> IdempotencyRecord | None:
-        """Claim `key` for a new request. Returns None when claimed now, else the existing record
-        (in progress when its `response` is None). Expired records are replaced."""
+        """Claim `key` for a request run by `owner`. Returns None when claimed now, else the
+        existing record (in progress when its `response` is None). Expired records are replaced;
+        an in-progress claim whose lease ran out (its owner died) is taken over, atomically."""
+        now = utcnow()
         record = IdempotencyRecord(
             tenant_id=tenant_id,
             key=key,
             request_hash=request_hash,
-            expires_at=utcnow() + timedelta(seconds=ttl_s),
+            owner=owner,
+            lease_until=now + timedelta(seconds=lease_s),
+            created_at=now,
+            expires_at=now + timedelta(seconds=ttl_s),
         )
         return self._claim_idempotency(record)
 
     def complete_idempotency(
-        self, *, tenant_id: str, key: str, response: Mapping[str, Any]
+        self, *, tenant_id: str, key: str, response: Mapping[str, Any], owner: str = ""
     ) -> None:
-        self._complete_idempotency(tenant_id, key, dict(response))
+        """Store the response of a claim (only while `owner` still holds it). A turn stores it
+        inside its own `commit` instead, so the two can never part."""
+        self._complete_idempotency(tenant_id, key, dict(response), owner)
 
-    def release_idempotency(self, *, tenant_id: str, key: str) -> None:
-        """Forget an in-progress claim (the request failed; a retry may run again)."""
-        self._release_idempotency(tenant_id, key)
+    def release_idempotency(self, *, tenant_id: str, key: str, owner: str = "") -> None:
+        """Forget an in-progress claim of `owner` (the request failed; a retry may run again)."""
+        self._release_idempotency(tenant_id, key, owner)
 
     @abc.abstractmethod
     def _put_messages(self, tenant_id: str, session_id: str, messages: list[Message]) -> None: ...
@@ -317,11 +336,16 @@ class HistoryStore(abc.ABC):
 
     @abc.abstractmethod
     def _commit(
-        self, state: SessionState, expected_version: int | None, messages: list[Message]
+        self,
+        state: SessionState,
+        expected_version: int | None,
+        messages: list[Message],
+        completion: IdempotencyCompletion | None,
     ) -> None:
         """One atomic write of the state (conditional on `expected_version`; None: it must not
-        exist, or be expired) and the messages; `VersionConflict` and nothing written when the
-        condition fails."""
+        exist, or be expired), the messages and the idempotency completion (conditional on its
+        owner holding the in-progress claim); `VersionConflict` / `IdempotencyLost` and nothing
+        written when a condition fails."""
 
     @abc.abstractmethod
     def _delete_session(self, tenant_id: str, session_id: str) -> bool: ...
@@ -333,13 +357,19 @@ class HistoryStore(abc.ABC):
 
     @abc.abstractmethod
     def _claim_idempotency(self, record: IdempotencyRecord) -> IdempotencyRecord | None:
-        """Insert unless an unexpired record exists; return that record, or None if inserted."""
+        """Insert unless an unexpired record exists that is complete or whose lease still runs
+        (then return it); taking over an in-progress record whose lease ran out counts as
+        inserting (return None). Atomic against concurrent claims."""
 
     @abc.abstractmethod
-    def _complete_idempotency(self, tenant_id: str, key: str, response: dict[str, Any]) -> None: ...
+    def _complete_idempotency(
+        self, tenant_id: str, key: str, response: dict[str, Any], owner: str
+    ) -> None:
+        """Set the response if the record is still in progress and held by `owner`."""
 
     @abc.abstractmethod
-    def _release_idempotency(self, tenant_id: str, key: str) -> None: ...
+    def _release_idempotency(self, tenant_id: str, key: str, owner: str) -> None:
+        """Delete the record if it is still in progress and held by `owner`."""
 
 
 # --------------------------------------------------------------------------- analytics
@@ -468,8 +498,17 @@ class JobStore(abc.ABC):
         now = utcnow()
         return [j for j in self._list_unfinished(limit) if _alive(j.expires_at, now)]
 
+    def list_session_jobs(self, *, tenant_id: str, session_id: str) -> list[Job]:
+        """Every job of one session (expired ones included: erasure wants them all)."""
+        return self._list_session_jobs(tenant_id, session_id)
+
+    def delete_job(self, *, tenant_id: str, job_id: str) -> None:
+        """Erase a job and what it holds (its transcript and reply live in its result)."""
+        self._delete_job(tenant_id, job_id)
+
     @abc.abstractmethod
-    def _create_job(self, job: Job) -> None: ...
+    def _create_job(self, job: Job) -> None:
+        """Insert; a job with a `session_id` is also findable by `_list_session_jobs`."""
 
     @abc.abstractmethod
     def _get_job(self, tenant_id: str, job_id: str) -> Job | None: ...
@@ -479,6 +518,12 @@ class JobStore(abc.ABC):
 
     @abc.abstractmethod
     def _list_unfinished(self, limit: int) -> list[Job]: ...
+
+    @abc.abstractmethod
+    def _list_session_jobs(self, tenant_id: str, session_id: str) -> list[Job]: ...
+
+    @abc.abstractmethod
+    def _delete_job(self, tenant_id: str, job_id: str) -> None: ...
 
 
 # --------------------------------------------------------------------------- blobs
@@ -493,6 +538,20 @@ class BlobStore(abc.ABC):
 
     def put(self, *, tenant_id: str, key: str, data: bytes, content_type: str = "") -> None:
         self._put(self._path(tenant_id, key), data, content_type)
+
+    def put_file(
+        self, *, tenant_id: str, key: str, file: IO[bytes], content_type: str = ""
+    ) -> None:
+        """Store what `file` holds from its current position, streamed (an upload is never
+        held in memory whole)."""
+        self._put_file(self._path(tenant_id, key), file, content_type)
+
+    def delete_prefix(self, *, tenant_id: str, prefix: str) -> int:
+        """Delete every key starting with `prefix` (erasure); returns how many."""
+        keys = self.list(tenant_id=tenant_id, prefix=prefix)
+        for key in keys:
+            self.delete(tenant_id=tenant_id, key=key)
+        return len(keys)
 
     def get(self, *, tenant_id: str, key: str) -> bytes:
         """The bytes, or `NotFound`."""
@@ -522,6 +581,10 @@ class BlobStore(abc.ABC):
 
     @abc.abstractmethod
     def _put(self, path: str, data: bytes, content_type: str) -> None: ...
+
+    def _put_file(self, path: str, file: IO[bytes], content_type: str) -> None:
+        """Backends that can stream override this; the default reads the file."""
+        self._put(path, file.read(), content_type)
 
     @abc.abstractmethod
     def _get(self, path: str) -> bytes | None: ...
@@ -579,6 +642,31 @@ class SkillInvoker(abc.ABC):
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release pools and clients."""
+
+
+# --------------------------------------------------------------------------- rate limits
+
+
+class RateLimitStore(abc.ABC):
+    """Fixed-window request counters shared by every process of a deployment (a Lambda fleet
+    too): `hit` counts one request against `key` and says whether it fits `limit` per window."""
+
+    def hit(
+        self, *, key: str, limit: int, window_s: int, now: float | None = None
+    ) -> float | None:
+        """None when this request is within `limit` for the current window of `window_s`
+        seconds, else the seconds until the window ends (what `Retry-After` says). `now`
+        (epoch seconds) is for tests."""
+        now = utcnow().timestamp() if now is None else now
+        window = int(now // window_s)
+        ends = (window + 1) * window_s
+        count = self._increment(f"{key}#{window}", expires_at=ends + window_s)
+        return None if count <= limit else max(ends - now, 1.0)
+
+    @abc.abstractmethod
+    def _increment(self, key: str, *, expires_at: float) -> int:
+        """Add one to the counter `key` (created at 0, kept until `expires_at` epoch seconds)
+        and return its new value, atomically."""
 
 
 # --------------------------------------------------------------------------- callbacks

@@ -11,23 +11,34 @@ asks again, with one retry policy for every caller: turns, handoffs, agent repli
 from __future__ import annotations
 
 import asyncio
+import json
 import weakref
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from core.auth import Principal, PrincipalRole, issue_session_token
-from core.errors import Conflict, Forbidden, NotFound, VersionConflict
+from core.errors import (
+    Conflict,
+    Forbidden,
+    NotFound,
+    PayloadTooLarge,
+    RateLimited,
+    Unprocessable,
+    VersionConflict,
+)
 from core.identity import verified_user_id
 from core.ids import new_id
 from core.models import (
     Channel,
+    IdempotencyCompletion,
     Message,
     SessionCreate,
     SessionCreated,
     SessionState,
     Tenant,
 )
-from core.ports import HistoryStore
+from core.ports import HistoryStore, RateLimitStore
 
 STATE_WRITE_ATTEMPTS = 5
 RETRY_BASE_S = 0.005
@@ -67,10 +78,12 @@ class SessionLocks:
 
 @dataclass(frozen=True)
 class StateChange:
-    """What a change function asks for: the next state and the messages to append with it."""
+    """What a change function asks for: the next state, the messages to append with it, and
+    the `Idempotency-Key` answer to store in the same write (a turn run under a claim)."""
 
     state: SessionState
     messages: Sequence[Message] = field(default_factory=tuple)
+    completion: IdempotencyCompletion | None = None
 
 
 Change = Callable[[SessionState], StateChange | None]
@@ -96,11 +109,17 @@ class SessionService:
         locks: SessionLocks,
         token_secret: bytes,
         token_ttl_s: int,
+        limits: RateLimitStore | None = None,
+        sessions_per_minute_per_client: int = 30,
+        max_metadata_bytes: int = 4096,
     ) -> None:
         self.history = history
         self.locks = locks
         self.token_secret = token_secret
         self.token_ttl_s = token_ttl_s
+        self.limits = limits
+        self.sessions_per_minute_per_client = sessions_per_minute_per_client
+        self.max_metadata_bytes = max_metadata_bytes
 
     # reading ----------------------------------------------------------------
     def require(self, *, tenant_id: str, session_id: str) -> SessionState:
@@ -138,8 +157,11 @@ class SessionService:
         principal: Principal,
         origin: str | None,
         request: SessionCreate | None = None,
+        client: str | None = None,
     ) -> SessionCreated:
-        """Open a session for a widget key (from an allowed origin only) or an admin key."""
+        """Open a session for a widget key (from an allowed origin only; at most
+        `sessions_per_minute_per_client` a minute per key and client address) or an admin
+        key."""
         if principal.tenant_id != tenant.tenant_id:
             raise NotFound("tenant not found")
         if principal.role is PrincipalRole.WIDGET:
@@ -148,6 +170,18 @@ class SessionService:
         elif principal.role is not PrincipalRole.ADMIN:
             raise Forbidden("a session token cannot open sessions", code="forbidden_role")
         request = request or SessionCreate()
+        check_metadata(request.metadata, max_bytes=self.max_metadata_bytes)
+        if principal.role is PrincipalRole.WIDGET and self.limits is not None:
+            limit = self.sessions_per_minute_per_client
+            wait = self.limits.hit(
+                key=f"open:{tenant.tenant_id}:{principal.key_id}:{client or '-'}",
+                limit=limit,
+                window_s=60,
+            )
+            if wait is not None:
+                raise RateLimited(
+                    f"more than {limit} new sessions a minute from this client", retry_after=wait
+                )
         user_id = verified_user_id(
             token_secret=self.token_secret,
             tenant_id=tenant.tenant_id,
@@ -198,13 +232,43 @@ class SessionService:
                     return Committed(state=current, messages=[], changed=False)
                 try:
                     stored, messages = self.history.commit(
-                        wanted.state, expected_version=current.version, messages=wanted.messages
+                        wanted.state,
+                        expected_version=current.version,
+                        messages=wanted.messages,
+                        completion=wanted.completion,
                     )
                     return Committed(state=stored, messages=messages, changed=True)
                 except VersionConflict:
                     current = None
                     await asyncio.sleep(RETRY_BASE_S * (attempt + 1))
         raise Conflict("the session is busy; retry the request", code="session_busy")
+
+
+METADATA_DEPTH = 8
+
+
+def check_metadata(metadata: Mapping[str, Any], *, max_bytes: int) -> None:
+    """Metadata a caller attaches (to a session or a message) must be small and shallow:
+    413 `metadata_too_large` over `max_bytes` as JSON, 422 `metadata_too_deep` past
+    `METADATA_DEPTH` levels. Checked before anything is written."""
+    stack: list[tuple[Any, int]] = [(metadata, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, dict | list):
+            if depth > METADATA_DEPTH:
+                raise Unprocessable(
+                    f"metadata is nested deeper than {METADATA_DEPTH} levels",
+                    code="metadata_too_deep",
+                )
+            stack.extend(
+                (v, depth + 1) for v in (value.values() if isinstance(value, dict) else value)
+            )
+    size = len(json.dumps(metadata, separators=(",", ":"), ensure_ascii=False).encode())
+    if size > max_bytes:
+        raise PayloadTooLarge(
+            f"metadata is {size} bytes as JSON; the limit is {max_bytes} (max_metadata_bytes)",
+            code="metadata_too_large",
+        )
 
 
 def require_session(*, history: HistoryStore, tenant_id: str, session_id: str) -> SessionState:

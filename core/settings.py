@@ -56,6 +56,14 @@ class Settings(BaseSettings):
     max_audio_seconds: float = Field(default=120.0, gt=0)
     max_image_bytes: int = Field(default=5 * 1024 * 1024, gt=0)
     turns_per_minute: int = Field(default=100, gt=0)
+    # Throttles of work nobody has a session for yet (429 with Retry-After when exceeded).
+    sessions_per_minute_per_client: int = Field(default=30, gt=0)  # per widget key + address
+    admin_turns_per_minute: int = Field(default=600, gt=0)  # per admin key, turns w/o a session
+    max_metadata_bytes: int = Field(default=4096, gt=0)  # session and message metadata, as JSON
+    max_json_depth: int = Field(default=32, gt=0)  # nesting of any JSON request body
+    idempotency_lease_s: float = Field(default=30.0, gt=0)  # a claim's owner must finish by then
+    # Job callbacks: https to public addresses only. True lifts that (local development only).
+    callback_allow_insecure: bool = False
 
     # Defaults for tenants created by this deployment (per-stage params on AWS); None: the model's.
     default_intent_threshold: float | None = Field(default=None, ge=0.0, le=1.0)

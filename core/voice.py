@@ -171,6 +171,7 @@ class VoiceService:
                 kind="voice",
                 job_id=job_id,
                 callback_url=callback_url,
+                session_id=session_id,
                 payload={
                     "audio_key": key,
                     "format": probe.ext,

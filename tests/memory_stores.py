@@ -10,11 +10,12 @@ import threading
 from datetime import datetime
 from typing import Any
 
-from core.errors import BadRequest, Conflict, NotFound, VersionConflict
+from core.errors import BadRequest, Conflict, IdempotencyLost, NotFound, VersionConflict
 from core.models import (
     ApiKey,
     Feedback,
     HandoffStatus,
+    IdempotencyCompletion,
     IdempotencyRecord,
     Job,
     JobStatus,
@@ -25,7 +26,14 @@ from core.models import (
     UnansweredQuestion,
     utcnow,
 )
-from core.ports import AnalyticsStore, BlobStore, HistoryStore, JobStore, TenantStore
+from core.ports import (
+    AnalyticsStore,
+    BlobStore,
+    HistoryStore,
+    JobStore,
+    RateLimitStore,
+    TenantStore,
+)
 
 
 class MemoryTenantStore(TenantStore):
@@ -103,7 +111,11 @@ class MemoryHistoryStore(HistoryStore):
         return self.states.get((tenant_id, session_id))
 
     def _commit(
-        self, state: SessionState, expected_version: int | None, messages: list[Message]
+        self,
+        state: SessionState,
+        expected_version: int | None,
+        messages: list[Message],
+        completion: IdempotencyCompletion | None,
     ) -> None:
         key = (state.tenant_id, state.session_id)
         with self._lock:
@@ -116,6 +128,10 @@ class MemoryHistoryStore(HistoryStore):
                 raise VersionConflict(
                     f"session {state.session_id!r} state changed (expected {expected_version})"
                 )
+            if completion is not None and not self._complete_locked(
+                completion.tenant_id, completion.key, completion.response, completion.owner
+            ):
+                raise IdempotencyLost("another request took this Idempotency-Key over")
             self.states[key] = state
             stored = self.messages.setdefault(key, {})
             stored.update({m.message_id: m for m in messages})
@@ -161,22 +177,31 @@ class MemoryHistoryStore(HistoryStore):
         with self._lock:
             existing = self.idempotency.get(key)
             if existing is not None and _alive(existing.expires_at):
-                return existing
+                leased = existing.lease_until is not None and existing.lease_until > utcnow()
+                if existing.response is not None or leased:
+                    return existing
             self.idempotency[key] = record
         return None
 
-    def _complete_idempotency(self, tenant_id: str, key: str, response: dict[str, Any]) -> None:
-        with self._lock:
-            record = self.idempotency.get((tenant_id, key))
-            if record is not None:
-                self.idempotency[(tenant_id, key)] = record.model_copy(
-                    update={"response": response}
-                )
+    def _complete_locked(
+        self, tenant_id: str, key: str, response: dict[str, Any], owner: str
+    ) -> bool:
+        record = self.idempotency.get((tenant_id, key))
+        if record is None or record.response is not None or record.owner != owner:
+            return False
+        self.idempotency[(tenant_id, key)] = record.model_copy(update={"response": response})
+        return True
 
-    def _release_idempotency(self, tenant_id: str, key: str) -> None:
+    def _complete_idempotency(
+        self, tenant_id: str, key: str, response: dict[str, Any], owner: str
+    ) -> None:
+        with self._lock:
+            self._complete_locked(tenant_id, key, response, owner)
+
+    def _release_idempotency(self, tenant_id: str, key: str, owner: str) -> None:
         with self._lock:
             record = self.idempotency.get((tenant_id, key))
-            if record is not None and record.response is None:
+            if record is not None and record.response is None and record.owner == owner:
                 del self.idempotency[(tenant_id, key)]
 
 
@@ -210,6 +235,29 @@ class MemoryJobStore(JobStore):
         with self._lock:
             jobs = [j for j in self.jobs.values() if j.status in unfinished]
         return sorted(jobs, key=lambda j: j.created_at)[:limit]
+
+    def _list_session_jobs(self, tenant_id: str, session_id: str) -> list[Job]:
+        with self._lock:
+            return [
+                j
+                for (t, _), j in self.jobs.items()
+                if t == tenant_id and j.session_id == session_id
+            ]
+
+    def _delete_job(self, tenant_id: str, job_id: str) -> None:
+        with self._lock:
+            self.jobs.pop((tenant_id, job_id), None)
+
+
+class MemoryRateLimitStore(RateLimitStore):
+    def __init__(self) -> None:
+        self.counts: dict[str, int] = {}
+        self._lock = threading.Lock()
+
+    def _increment(self, key: str, *, expires_at: float) -> int:
+        with self._lock:
+            self.counts[key] = self.counts.get(key, 0) + 1
+            return self.counts[key]
 
 
 class MemoryBlobStore(BlobStore):

@@ -1,13 +1,14 @@
 """Sessions: open one (widget key from an allowed origin, or admin key), read its history
-(oldest first, cursor paging), erase it (admin)."""
+(oldest first, cursor paging), erase it with everything it produced (admin)."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
 
-from api.deps import AdminSessionDep, OpenerDep, ServicesDep, SessionDep, TenantDep
+from api.deps import AdminSessionDep, ClientDep, OpenerDep, ServicesDep, SessionDep, TenantDep
 from core.models import MessagePage, SessionCreate, SessionCreated
 
 router = APIRouter(prefix="/v1/sessions", tags=["sessions"])
@@ -19,10 +20,15 @@ async def create_session(
     principal: OpenerDep,
     tenant: TenantDep,
     services: ServicesDep,
+    client: ClientDep,
     body: SessionCreate | None = None,
 ) -> SessionCreated:
     return services.sessions.open(
-        tenant=tenant, principal=principal, origin=request.headers.get("origin"), request=body
+        tenant=tenant,
+        principal=principal,
+        origin=request.headers.get("origin"),
+        request=body,
+        client=client,
     )
 
 
@@ -40,5 +46,7 @@ async def list_messages(
 
 @router.delete("/{session_id}", status_code=204)
 async def delete_session(state: AdminSessionDep, services: ServicesDep) -> Response:
-    services.history.delete_session(tenant_id=state.tenant_id, session_id=state.session_id)
+    await asyncio.to_thread(
+        services.erasure.erase_session, tenant_id=state.tenant_id, session_id=state.session_id
+    )
     return Response(status_code=204)

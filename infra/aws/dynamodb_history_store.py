@@ -13,10 +13,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from core.errors import VersionConflict
+from core.errors import IdempotencyLost, VersionConflict
 from core.models import (
     Feedback,
     HandoffStatus,
+    IdempotencyCompletion,
     IdempotencyRecord,
     Message,
     SessionPage,
@@ -40,6 +41,16 @@ from infra.aws.dynamodb_items import (
     ttl_attr,
 )
 from infra.aws.table_schema import GSI1, GSI2
+
+
+def _failed_action(exc: BaseException) -> int | None:
+    """The index of the action whose condition cancelled a transaction, if any."""
+    reasons = getattr(exc, "response", {}).get("CancellationReasons") or []
+    for index, reason in enumerate(reasons):
+        if reason.get("Code") == "ConditionalCheckFailed":
+            return index
+    return None
+
 
 # One TransactWriteItems call holds at most 100 actions: a turn (2-3 messages) is one
 # transaction; a bulk import above that is written with BatchWriteItem.
@@ -138,7 +149,11 @@ class DynamoDBHistoryStore(HistoryStore):
         return SessionState.model_validate_json(item["data"]["S"]) if item else None
 
     def _commit(
-        self, state: SessionState, expected_version: int | None, messages: list[Message]
+        self,
+        state: SessionState,
+        expected_version: int | None,
+        messages: list[Message],
+        completion: IdempotencyCompletion | None,
     ) -> None:
         activity = f"{sortable_time(state.last_activity)}#{state.session_id}"
         pk = session_pk(state.tenant_id, state.session_id)
@@ -161,7 +176,7 @@ class DynamoDBHistoryStore(HistoryStore):
         else:
             condition = "version = :v"
             values = {":v": n(expected_version)}
-        if len(messages) + 1 > TRANSACTION_LIMIT:
+        if len(messages) + 2 > TRANSACTION_LIMIT:
             raise ValueError(f"a commit holds at most {TRANSACTION_LIMIT - 1} messages")
         put_state = {
             "TableName": self.table,
@@ -170,16 +185,20 @@ class DynamoDBHistoryStore(HistoryStore):
             "ExpressionAttributeValues": values,
         }
         try:
-            if not messages:
+            if not messages and completion is None:
                 self.client.put_item(**put_state)
-            else:  # the state and the turn's messages: one TransactWriteItems, all or nothing
+            else:  # the state, the turn's messages, the idempotency answer: all or nothing
                 actions: list[dict[str, Any]] = [{"Put": put_state}]
                 actions.extend(
                     {"Put": {"TableName": self.table, "Item": self._message_item(pk, m)}}
                     for m in messages
                 )
+                if completion is not None:
+                    actions.append({"Update": self._completion_update(completion)})
                 self.client.transact_write_items(TransactItems=actions)
         except Exception as exc:
+            if completion is not None and _failed_action(exc) == len(messages) + 1:
+                raise IdempotencyLost("another request took this Idempotency-Key over") from exc
             if is_condition_failure(exc):
                 raise VersionConflict(
                     f"session {state.session_id!r} changed (expected version {expected_version})"
@@ -249,13 +268,27 @@ class DynamoDBHistoryStore(HistoryStore):
 
     def _claim_idempotency(self, record: IdempotencyRecord) -> IdempotencyRecord | None:
         key = self._idempotency_key(record.tenant_id, record.key)
-        item = ttl_attr({**key, "data": s(record.model_dump_json())}, record.expires_at)
+        item = ttl_attr(
+            {
+                **key,
+                "data": s(record.model_dump_json()),
+                "owner": s(record.owner),
+                "lease_until": n(epoch(record.lease_until) or 0),
+            },
+            record.expires_at,
+        )
         for _ in range(5):  # the existing record may expire or be released between two calls
             try:
+                # New, expired, or in progress with its owner's lease run out: ours now.
                 self.client.put_item(
                     TableName=self.table,
                     Item=item,
-                    ConditionExpression="attribute_not_exists(PK) OR expires_at < :now",
+                    ConditionExpression=(
+                        "attribute_not_exists(PK) OR expires_at < :now OR "
+                        "(attribute_not_exists(#r) AND "
+                        "(attribute_not_exists(lease_until) OR lease_until < :now))"
+                    ),
+                    ExpressionAttributeNames={"#r": "response"},
                     ExpressionAttributeValues={":now": n(epoch(utcnow()) or 0)},
                 )
                 return None
@@ -271,19 +304,40 @@ class DynamoDBHistoryStore(HistoryStore):
                 return found
         raise VersionConflict(f"idempotency key {record.key!r} is contended")
 
-    def _complete_idempotency(self, tenant_id: str, key: str, response: dict[str, Any]) -> None:
+    def _completion_update(self, completion: IdempotencyCompletion) -> dict[str, Any]:
+        return {
+            "TableName": self.table,
+            "Key": self._idempotency_key(completion.tenant_id, completion.key),
+            "UpdateExpression": "SET #r = :r",
+            "ConditionExpression": "attribute_exists(PK) AND #o = :o AND attribute_not_exists(#r)",
+            "ExpressionAttributeNames": {"#r": "response", "#o": "owner"},
+            "ExpressionAttributeValues": {
+                ":r": s(json.dumps(completion.response)),
+                ":o": s(completion.owner),
+            },
+        }
+
+    def _complete_idempotency(
+        self, tenant_id: str, key: str, response: dict[str, Any], owner: str
+    ) -> None:
+        completion = IdempotencyCompletion(
+            tenant_id=tenant_id, key=key, owner=owner, response=response
+        )
         try:
-            self.client.update_item(
-                TableName=self.table,
-                Key=self._idempotency_key(tenant_id, key),
-                UpdateExpression="SET #r = :r",
-                ConditionExpression="attribute_exists(PK)",
-                ExpressionAttributeNames={"#r": "response"},
-                ExpressionAttributeValues={":r": s(json.dumps(response))},
-            )
+            self.client.update_item(**self._completion_update(completion))
         except Exception as exc:
-            if not is_condition_failure(exc):  # released meanwhile: nothing left to complete
+            if not is_condition_failure(exc):  # released or taken over: nothing to complete
                 raise
 
-    def _release_idempotency(self, tenant_id: str, key: str) -> None:
-        self.client.delete_item(TableName=self.table, Key=self._idempotency_key(tenant_id, key))
+    def _release_idempotency(self, tenant_id: str, key: str, owner: str) -> None:
+        try:
+            self.client.delete_item(
+                TableName=self.table,
+                Key=self._idempotency_key(tenant_id, key),
+                ConditionExpression="#o = :o AND attribute_not_exists(#r)",
+                ExpressionAttributeNames={"#r": "response", "#o": "owner"},
+                ExpressionAttributeValues={":o": s(owner)},
+            )
+        except Exception as exc:
+            if not is_condition_failure(exc):
+                raise

@@ -17,6 +17,7 @@ from infra.aws.dynamodb_items import (
     is_condition_failure,
     query_items,
     s,
+    session_pk,
     sortable_time,
     tenant_pk,
     ttl_attr,
@@ -48,17 +49,61 @@ class DynamoDBJobStore(JobStore):
             item["GSI2SK"] = s(f"{sortable_time(job.created_at)}#{job.tenant_id}#{job.job_id}")
         return ttl_attr(item, job.expires_at)
 
+    @staticmethod
+    def _ref_key(tenant_id: str, session_id: str, job_id: str) -> dict[str, Any]:
+        """A pointer to the job in its session's partition: erasure finds a session's jobs
+        with one query, and a session's partition never holds the job's data itself."""
+        return {"PK": s(session_pk(tenant_id, session_id)), "SK": s(f"JOBREF#{job_id}")}
+
     def _create_job(self, job: Job) -> None:
+        put = {
+            "TableName": self.table,
+            "Item": self._item(job),
+            "ConditionExpression": "attribute_not_exists(PK)",
+        }
         try:
-            self.client.put_item(
-                TableName=self.table,
-                Item=self._item(job),
-                ConditionExpression="attribute_not_exists(PK)",
+            if not job.session_id:
+                self.client.put_item(**put)
+                return
+            ref = ttl_attr(
+                {
+                    **self._ref_key(job.tenant_id, job.session_id, job.job_id),
+                    "job_id": s(job.job_id),
+                },
+                job.expires_at,
+            )
+            self.client.transact_write_items(
+                TransactItems=[{"Put": put}, {"Put": {"TableName": self.table, "Item": ref}}]
             )
         except Exception as exc:
             if is_condition_failure(exc):
                 raise Conflict(f"job {job.job_id!r} already exists") from exc
             raise
+
+    def _list_session_jobs(self, tenant_id: str, session_id: str) -> list[Job]:
+        jobs: list[Job] = []
+        for item in query_items(
+            self.client,
+            TableName=self.table,
+            KeyConditionExpression="PK = :pk AND begins_with(SK, :ref)",
+            ExpressionAttributeValues={
+                ":pk": s(session_pk(tenant_id, session_id)),
+                ":ref": s("JOBREF#"),
+            },
+            ConsistentRead=True,
+        ):
+            job = self._get_job(tenant_id, item["job_id"]["S"])
+            if job is not None:
+                jobs.append(job)
+        return jobs
+
+    def _delete_job(self, tenant_id: str, job_id: str) -> None:
+        job = self._get_job(tenant_id, job_id)
+        self.client.delete_item(TableName=self.table, Key=self._key(tenant_id, job_id))
+        if job is not None and job.session_id:
+            self.client.delete_item(
+                TableName=self.table, Key=self._ref_key(tenant_id, job.session_id, job_id)
+            )
 
     def _get_job(self, tenant_id: str, job_id: str) -> Job | None:
         response = self.client.get_item(

@@ -6,7 +6,7 @@ bucket itself is private and encrypted at rest (serverless.yml).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import IO, Any
 
 from core.ports import BlobStore
 from infra.aws.dynamodb_items import error_code
@@ -24,6 +24,11 @@ class S3BlobStore(BlobStore):
         if content_type:
             kwargs["ContentType"] = content_type
         self.client.put_object(**kwargs)
+
+    def _put_file(self, path: str, file: IO[bytes], content_type: str) -> None:
+        """Streamed upload (multipart above boto3's threshold): never the whole file in memory."""
+        extra = {"ContentType": content_type} if content_type else {}
+        self.client.upload_fileobj(file, self.bucket, path, ExtraArgs=extra)
 
     def _get(self, path: str) -> bytes | None:
         try:

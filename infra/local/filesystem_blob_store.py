@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 from pathlib import Path
+from typing import IO
 
 from core.files import atomic_path
 from core.ports import BlobStore
 
+COPY_CHUNK = 256 * 1024
 _TMP_PREFIX = ".tmp-"
 
 
@@ -21,7 +24,7 @@ class FilesystemBlobStore(BlobStore):
 
     def __init__(self, root: Path) -> None:
         self.root = Path(root).resolve()
-        self.root.mkdir(parents=True, exist_ok=True)
+        self.root.mkdir(parents=True, exist_ok=True, mode=0o700)
 
     def _file(self, path: str) -> Path:
         parts = path.split("/")
@@ -33,6 +36,13 @@ class FilesystemBlobStore(BlobStore):
         target = self._file(path)
         with atomic_path(target, prefix=_TMP_PREFIX) as temporary, temporary.open("wb") as handle:
             handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+
+    def _put_file(self, path: str, file: IO[bytes], content_type: str) -> None:
+        target = self._file(path)
+        with atomic_path(target, prefix=_TMP_PREFIX) as temporary, temporary.open("wb") as handle:
+            shutil.copyfileobj(file, handle, COPY_CHUNK)
             handle.flush()
             os.fsync(handle.fileno())
 

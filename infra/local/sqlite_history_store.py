@@ -19,10 +19,11 @@ import json
 from pathlib import Path
 from typing import Any
 
-from core.errors import BadRequest, VersionConflict
+from core.errors import BadRequest, IdempotencyLost, VersionConflict
 from core.models import (
     Feedback,
     HandoffStatus,
+    IdempotencyCompletion,
     IdempotencyRecord,
     Message,
     SessionPage,
@@ -174,7 +175,11 @@ class SqliteHistoryStore(HistoryStore):
         return None if row is None else SessionState.model_validate_json(row[0])
 
     def _commit(
-        self, state: SessionState, expected_version: int | None, messages: list[Message]
+        self,
+        state: SessionState,
+        expected_version: int | None,
+        messages: list[Message],
+        completion: IdempotencyCompletion | None,
     ) -> None:
         values = (
             state.tenant_id,
@@ -210,6 +215,10 @@ class SqliteHistoryStore(HistoryStore):
                     f"session {state.session_id!r} state changed (expected version "
                     f"{expected_version})"
                 )
+            if completion is not None and not self._complete_in(
+                conn, completion.tenant_id, completion.key, completion.response, completion.owner
+            ):
+                raise IdempotencyLost("another request took this Idempotency-Key over")
             if messages:
                 conn.executemany(
                     "INSERT OR REPLACE INTO messages "
@@ -268,13 +277,19 @@ class SqliteHistoryStore(HistoryStore):
 
     # idempotency ------------------------------------------------------------
     def _claim_idempotency(self, record: IdempotencyRecord) -> IdempotencyRecord | None:
+        now = utcnow()
         with self.db.transaction() as conn:
             row = conn.execute(
                 "SELECT data, expires_at FROM idempotency WHERE tenant_id = ? AND key = ?",
                 (record.tenant_id, record.key),
             ).fetchone()
-            if row is not None and row[1] > utcnow().timestamp():
-                return IdempotencyRecord.model_validate_json(row[0])
+            if row is not None and row[1] > now.timestamp():
+                existing = IdempotencyRecord.model_validate_json(row[0])
+                if existing.response is not None or (
+                    existing.lease_until is not None and existing.lease_until > now
+                ):
+                    return existing
+                # in progress, but its owner's lease ran out: take the claim over
             conn.execute(
                 "INSERT OR REPLACE INTO idempotency (tenant_id, key, completed, expires_at, data) "
                 "VALUES (?, ?, 0, ?, ?)",
@@ -287,22 +302,41 @@ class SqliteHistoryStore(HistoryStore):
             )
         return None
 
-    def _complete_idempotency(self, tenant_id: str, key: str, response: dict[str, Any]) -> None:
+    @staticmethod
+    def _complete_in(
+        conn: Any, tenant_id: str, key: str, response: dict[str, Any], owner: str
+    ) -> bool:
+        """Store the response if `owner` still holds the in-progress claim (inside a
+        transaction); False when it does not."""
+        row = conn.execute(
+            "SELECT data FROM idempotency WHERE tenant_id = ? AND key = ?", (tenant_id, key)
+        ).fetchone()
+        if row is None:
+            return False
+        record = IdempotencyRecord.model_validate_json(row[0])
+        if record.response is not None or record.owner != owner:
+            return False
+        record = record.model_copy(update={"response": response})
+        conn.execute(
+            "UPDATE idempotency SET completed = 1, data = ? WHERE tenant_id = ? AND key = ?",
+            (record.model_dump_json(), tenant_id, key),
+        )
+        return True
+
+    def _complete_idempotency(
+        self, tenant_id: str, key: str, response: dict[str, Any], owner: str
+    ) -> None:
+        with self.db.transaction() as conn:
+            self._complete_in(conn, tenant_id, key, response, owner)
+
+    def _release_idempotency(self, tenant_id: str, key: str, owner: str) -> None:
         with self.db.transaction() as conn:
             row = conn.execute(
-                "SELECT data FROM idempotency WHERE tenant_id = ? AND key = ?", (tenant_id, key)
+                "SELECT data FROM idempotency WHERE tenant_id = ? AND key = ? AND completed = 0",
+                (tenant_id, key),
             ).fetchone()
-            if row is None:  # released or expired and replaced meanwhile: nothing to complete
-                return
-            record = IdempotencyRecord.model_validate_json(row[0])
-            record = record.model_copy(update={"response": response})
-            conn.execute(
-                "UPDATE idempotency SET completed = 1, data = ? WHERE tenant_id = ? AND key = ?",
-                (record.model_dump_json(), tenant_id, key),
-            )
-
-    def _release_idempotency(self, tenant_id: str, key: str) -> None:
-        self.db.connection().execute(
-            "DELETE FROM idempotency WHERE tenant_id = ? AND key = ? AND completed = 0",
-            (tenant_id, key),
-        )
+            if row is not None and IdempotencyRecord.model_validate_json(row[0]).owner == owner:
+                conn.execute(
+                    "DELETE FROM idempotency WHERE tenant_id = ? AND key = ? AND completed = 0",
+                    (tenant_id, key),
+                )

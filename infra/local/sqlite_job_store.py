@@ -24,7 +24,13 @@ CREATE TABLE IF NOT EXISTS jobs (
     data TEXT NOT NULL,
     PRIMARY KEY (tenant_id, job_id)
 );
-CREATE INDEX IF NOT EXISTS jobs_by_status ON jobs (status, created_at)
+CREATE INDEX IF NOT EXISTS jobs_by_status ON jobs (status, created_at);
+CREATE TABLE IF NOT EXISTS session_jobs (
+    tenant_id TEXT NOT NULL,
+    session_id TEXT NOT NULL,
+    job_id TEXT NOT NULL,
+    PRIMARY KEY (tenant_id, session_id, job_id)
+) WITHOUT ROWID
 """
 
 _UNFINISHED = (JobStatus.QUEUED.value, JobStatus.RUNNING.value)
@@ -43,20 +49,42 @@ class SqliteJobStore(JobStore):
 
     def _create_job(self, job: Job) -> None:
         try:
-            self.db.connection().execute(
-                "INSERT INTO jobs (tenant_id, job_id, status, created_at, expires_at, data) "
-                "VALUES (?, ?, ?, ?, ?, ?)",
-                (
-                    job.tenant_id,
-                    job.job_id,
-                    job.status.value,
-                    to_epoch(job.created_at),
-                    to_epoch(job.expires_at),
-                    job.model_dump_json(),
-                ),
-            )
+            with self.db.transaction() as conn:
+                conn.execute(
+                    "INSERT INTO jobs (tenant_id, job_id, status, created_at, expires_at, data) "
+                    "VALUES (?, ?, ?, ?, ?, ?)",
+                    (
+                        job.tenant_id,
+                        job.job_id,
+                        job.status.value,
+                        to_epoch(job.created_at),
+                        to_epoch(job.expires_at),
+                        job.model_dump_json(),
+                    ),
+                )
+                if job.session_id:
+                    conn.execute(
+                        "INSERT OR IGNORE INTO session_jobs (tenant_id, session_id, job_id) "
+                        "VALUES (?, ?, ?)",
+                        (job.tenant_id, job.session_id, job.job_id),
+                    )
         except sqlite3.IntegrityError:
             raise Conflict(f"job {job.job_id!r} already exists") from None
+
+    def _list_session_jobs(self, tenant_id: str, session_id: str) -> list[Job]:
+        rows = self.db.connection().execute(
+            "SELECT jobs.data FROM session_jobs JOIN jobs USING (tenant_id, job_id) "
+            "WHERE session_jobs.tenant_id = ? AND session_jobs.session_id = ?",
+            (tenant_id, session_id),
+        )
+        return [Job.model_validate_json(data) for (data,) in rows]
+
+    def _delete_job(self, tenant_id: str, job_id: str) -> None:
+        with self.db.transaction() as conn:
+            conn.execute("DELETE FROM jobs WHERE tenant_id = ? AND job_id = ?", (tenant_id, job_id))
+            conn.execute(
+                "DELETE FROM session_jobs WHERE tenant_id = ? AND job_id = ?", (tenant_id, job_id)
+            )
 
     def _get_job(self, tenant_id: str, job_id: str) -> Job | None:
         row = (

@@ -16,7 +16,14 @@ from typing import Any
 import pytest
 
 from core.models import TurnRecord
-from core.ports import AnalyticsStore, BlobStore, HistoryStore, JobStore, TenantStore
+from core.ports import (
+    AnalyticsStore,
+    BlobStore,
+    HistoryStore,
+    JobStore,
+    RateLimitStore,
+    TenantStore,
+)
 
 REGION = "us-east-1"
 
@@ -71,6 +78,13 @@ def dynamodb_analytics_store(request: pytest.FixtureRequest, ring: int) -> Analy
 
     table, client = _fresh_table(request)
     return DynamoDBAnalyticsStore(table_name=table, client=client, unanswered_per_day=ring)
+
+
+def dynamodb_rate_limit_store(request: pytest.FixtureRequest) -> RateLimitStore:
+    from infra.aws.dynamodb_rate_limit_store import DynamoDBRateLimitStore
+
+    table, client = _fresh_table(request)
+    return DynamoDBRateLimitStore(table_name=table, client=client)
 
 
 def s3_blob_store(request: pytest.FixtureRequest) -> BlobStore:

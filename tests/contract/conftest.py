@@ -24,6 +24,7 @@ from core.ports import (
     ConversationLog,
     HistoryStore,
     JobStore,
+    RateLimitStore,
     TenantStore,
 )
 from tests.contract import aws_backends
@@ -32,6 +33,7 @@ from tests.memory_stores import (
     MemoryBlobStore,
     MemoryHistoryStore,
     MemoryJobStore,
+    MemoryRateLimitStore,
     MemoryTenantStore,
 )
 
@@ -78,6 +80,12 @@ def _sqlite_analytics_store(request: pytest.FixtureRequest) -> AnalyticsStore:
     return SqliteAnalyticsStore(db_path=_db_path(request), unanswered_per_day=RING)
 
 
+def _sqlite_rate_limit_store(request: pytest.FixtureRequest) -> RateLimitStore:
+    from infra.local.sqlite_rate_limit_store import SqliteRateLimitStore
+
+    return SqliteRateLimitStore(db_path=_db_path(request))
+
+
 def _filesystem_blob_store(request: pytest.FixtureRequest) -> BlobStore:
     from infra.local.filesystem_blob_store import FilesystemBlobStore
 
@@ -122,6 +130,11 @@ ANALYTICS_STORE_FACTORIES: dict[str, Factory[AnalyticsStore]] = {
     "memory": lambda request: MemoryAnalyticsStore(unanswered_per_day=RING),
     "sqlite": _sqlite_analytics_store,
     "dynamodb": lambda request: aws_backends.dynamodb_analytics_store(request, RING),
+}
+RATE_LIMIT_STORE_FACTORIES: dict[str, Factory[RateLimitStore]] = {
+    "memory": lambda request: MemoryRateLimitStore(),
+    "sqlite": _sqlite_rate_limit_store,
+    "dynamodb": aws_backends.dynamodb_rate_limit_store,
 }
 CONVERSATION_LOG_FACTORIES: dict[str, Factory[ConversationLogUnderTest]] = {
     "jsonl": _jsonl_conversation_log,
@@ -170,6 +183,13 @@ def blob_store(request: pytest.FixtureRequest) -> Iterator[BlobStore]:
 @pytest.fixture(params=list(ANALYTICS_STORE_FACTORIES))
 def analytics_store(request: pytest.FixtureRequest) -> Iterator[AnalyticsStore]:
     store = _build(ANALYTICS_STORE_FACTORIES, request)
+    yield store
+    _close(store)
+
+
+@pytest.fixture(params=list(RATE_LIMIT_STORE_FACTORIES))
+def rate_limit_store(request: pytest.FixtureRequest) -> Iterator[RateLimitStore]:
+    store = _build(RATE_LIMIT_STORE_FACTORIES, request)
     yield store
     _close(store)
 

@@ -137,3 +137,19 @@ def test_concurrent_overwrites_leave_one_whole_version(blob_store: BlobStore) ->
 
     assert blob_store.get(tenant_id="acme", key="index/current.bin") in versions
     assert blob_store.list(tenant_id="acme") == ["index/current.bin"]
+
+
+def test_a_file_is_stored_streamed_and_prefixes_delete(blob_store: BlobStore) -> None:
+    import io
+
+    data = bytes(range(256)) * 4096  # 1 MiB
+    blob_store.put_file(tenant_id="acme", key="audio/in/j1", file=io.BytesIO(data))
+    assert blob_store.get(tenant_id="acme", key="audio/in/j1") == data
+    blob_store.put(tenant_id="acme", key="audio/out/j1.ogg", data=b"o")
+    blob_store.put(tenant_id="acme", key="audio/out/j1.wav", data=b"w")
+    blob_store.put(tenant_id="acme", key="audio/out/j10.ogg", data=b"other job")
+    assert blob_store.delete_prefix(tenant_id="acme", prefix="audio/out/j1.") == 2
+    assert blob_store.list(tenant_id="acme", prefix="audio/") == [
+        "audio/in/j1",
+        "audio/out/j10.ogg",
+    ]

@@ -9,8 +9,16 @@ from datetime import timedelta
 
 import pytest
 
-from core.errors import VersionConflict
-from core.models import HandoffStatus, Message, Role, SessionState, utcnow
+from core.errors import IdempotencyLost, VersionConflict
+from core.models import (
+    HandoffStatus,
+    IdempotencyCompletion,
+    IdempotencyRecord,
+    Message,
+    Role,
+    SessionState,
+    utcnow,
+)
 from core.ports import HistoryStore
 
 
@@ -374,6 +382,56 @@ def test_idempotency_claim_then_complete_replays_the_response(history_store: His
     )
     assert done is not None
     assert done.response == {"text": "Hi!", "status": 200}
+
+
+def _claim(store: HistoryStore, key: str, owner: str, lease_s: float) -> IdempotencyRecord | None:
+    return store.claim_idempotency(
+        tenant_id="acme", key=key, request_hash="h", ttl_s=3600, owner=owner, lease_s=lease_s
+    )
+
+
+def test_an_in_progress_claim_is_taken_over_once_its_lease_ran_out(
+    history_store: HistoryStore,
+) -> None:
+    assert _claim(history_store, "k1", "first", 3600) is None
+    held = _claim(history_store, "k1", "second", 3600)
+    assert held is not None and held.owner == "first" and held.response is None
+    history_store.release_idempotency(tenant_id="acme", key="k1", owner="second")  # not its own
+    assert _claim(history_store, "k1", "third", 3600) is not None  # still the first's
+    # an owner that died: its lease (here already over) lets a retry take the claim over
+    assert _claim(history_store, "k2", "dead", -1) is None
+    assert _claim(history_store, "k2", "retry", 60) is None
+    again = _claim(history_store, "k2", "third", 60)
+    assert again is not None and again.owner == "retry"
+
+
+def test_a_commit_stores_the_idempotent_answer_with_the_turn_for_its_owner_only(
+    history_store: HistoryStore,
+) -> None:
+    _new_state(history_store, "acme", "s1")
+    assert _claim(history_store, "k1", "dead", -1) is None
+    assert _claim(history_store, "k1", "alive", 60) is None  # took the claim over
+    state = history_store.get_state(tenant_id="acme", session_id="s1")
+    assert state is not None
+    stale = IdempotencyCompletion(tenant_id="acme", key="k1", owner="dead", response={"n": 1})
+    with pytest.raises(IdempotencyLost):  # the dead owner's late commit stores nothing
+        history_store.commit(
+            state,
+            expected_version=state.version,
+            messages=[_msg("acme", "s1", "x")],
+            completion=stale,
+        )
+    assert _texts(history_store, "acme", "s1") == []
+    mine = stale.model_copy(update={"owner": "alive", "response": {"n": 2}})
+    history_store.commit(
+        state,
+        expected_version=state.version,
+        messages=[_msg("acme", "s1", "y")],
+        completion=mine,
+    )
+    assert _texts(history_store, "acme", "s1") == ["y"]
+    done = _claim(history_store, "k1", "late", 60)
+    assert done is not None and done.response == {"n": 2}
 
 
 def test_idempotency_keys_are_per_tenant(history_store: HistoryStore) -> None:

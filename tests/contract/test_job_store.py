@@ -142,3 +142,23 @@ def test_list_unfinished_gives_queued_and_running_jobs_oldest_first(job_store: J
         ("acme", "j4"),
     ]
     assert [j.job_id for j in job_store.list_unfinished(limit=2)] == ["j0", "j1"]
+
+
+def test_a_sessions_jobs_are_listed_and_erased(job_store: JobStore) -> None:
+    from core.jobs import create_job
+
+    mine = [
+        create_job(jobs=job_store, tenant_id="acme", kind="voice", payload={}, session_id="s1")
+        for _ in range(3)
+    ]
+    create_job(jobs=job_store, tenant_id="acme", kind="voice", payload={}, session_id="s2")
+    create_job(jobs=job_store, tenant_id="globex", kind="voice", payload={}, session_id="s1")
+    create_job(jobs=job_store, tenant_id="acme", kind="training", payload={})
+    found = job_store.list_session_jobs(tenant_id="acme", session_id="s1")
+    assert sorted(j.job_id for j in found) == sorted(j.job_id for j in mine)
+    for job in found:
+        job_store.delete_job(tenant_id="acme", job_id=job.job_id)
+    assert job_store.list_session_jobs(tenant_id="acme", session_id="s1") == []
+    with pytest.raises(NotFound):
+        job_store.get_job(tenant_id="acme", job_id=mine[0].job_id)
+    assert len(job_store.list_session_jobs(tenant_id="globex", session_id="s1")) == 1

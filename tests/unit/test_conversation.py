@@ -215,10 +215,11 @@ def test_an_idempotent_retry_gets_the_same_reply_and_stores_nothing_twice(
                 tenant_id="bank",
                 key="retry-1",
                 request_hash=request_hash,
-                run=lambda: services.conversation.handle_turn(
+                run=lambda claim: services.conversation.handle_turn(
                     tenant=services.tenants.get_tenant(tenant_id="bank"),
                     state=services.sessions.require(tenant_id="bank", session_id=session),
                     text="where is my card",
+                    claim=claim,
                 ),
             )
         )

@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 
 from core.callbacks import callback_secret, sign_callback, verify_callback
-from core.errors import NotFound, Unprocessable, VersionConflict
+from core.errors import NotFound, Unprocessable
 from core.jobs import (
     claim_job,
     complete_job,
@@ -19,33 +19,8 @@ from core.jobs import (
     job_view,
     requeue_interrupted,
 )
-from core.models import Job, JobStatus, utcnow
-from core.ports import JobStore
-
-
-class MemoryJobStore(JobStore):
-    """A fake JobStore: the real port with a dict behind it."""
-
-    def __init__(self) -> None:
-        super().__init__(ttl_days=7)
-        self.rows: dict[tuple[str, str], Job] = {}
-
-    def _create_job(self, job: Job) -> None:
-        self.rows[(job.tenant_id, job.job_id)] = job
-
-    def _get_job(self, tenant_id: str, job_id: str) -> Job | None:
-        return self.rows.get((tenant_id, job_id))
-
-    def _update_job(self, job: Job, expected_status: JobStatus | None) -> None:
-        stored = self.rows.get((job.tenant_id, job.job_id))
-        if stored is None:
-            raise NotFound("job")
-        if expected_status is not None and stored.status is not expected_status:
-            raise VersionConflict("moved")
-        self.rows[(job.tenant_id, job.job_id)] = job
-
-    def _list_unfinished(self, limit: int) -> list[Job]:
-        return [j for j in self.rows.values() if j.status in (JobStatus.QUEUED, JobStatus.RUNNING)]
+from core.models import JobStatus, utcnow
+from tests.memory_stores import MemoryJobStore
 
 
 @pytest.fixture
@@ -76,7 +51,7 @@ def test_failures_back_off_exponentially_then_fail(store: MemoryJobStore) -> Non
         assert retried.next_attempt_at is not None
         assert not is_due(retried)
         delays.append((retried.next_attempt_at - before).total_seconds())
-        store.rows[("acme", job.job_id)] = retried.model_copy(
+        store.jobs[("acme", job.job_id)] = retried.model_copy(
             update={"next_attempt_at": utcnow() - timedelta(seconds=1)}
         )
     assert delays[0] == pytest.approx(10, abs=1) and delays[1] == pytest.approx(20, abs=1)
