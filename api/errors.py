@@ -14,6 +14,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from core.errors import LambdeskError
@@ -35,6 +36,42 @@ _HTTP_CODES = {
     500: "internal_error",
     503: "unavailable",
 }
+
+
+class ErrorDetail(BaseModel):
+    code: str
+    message: str
+
+
+class ErrorBody(BaseModel):
+    """The body of every error answer."""
+
+    error: ErrorDetail
+
+
+_DESCRIPTIONS = {
+    400: "Malformed request (invalid JSON, too deep, not valid Unicode, bad parameter)",
+    401: "Missing, unknown, revoked or expired credential",
+    403: "The credential may not do this (role, or a browser origin the tenant does not allow)",
+    404: "Not found, or not visible to this credential (the two look the same)",
+    409: "Conflict (busy session, Idempotency-Key in use or reused, job not ready)",
+    413: "Over a limit (body, text, metadata, audio size or length); the message names it",
+    415: "Unsupported media type",
+    422: "Well-formed but unprocessable (validation, empty text, undecodable file)",
+    429: "Rate limited; see Retry-After",
+    503: "Starting up, or a skill the request needs is unavailable",
+}
+
+
+def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI entries for the error answers a router or route gives (the body: `ErrorBody`)."""
+    return {
+        status: {"model": ErrorBody, "description": _DESCRIPTIONS[status]} for status in statuses
+    }
+
+
+# What any authenticated /v1 route may answer besides its success.
+API_ERRORS = error_responses(400, 401, 403, 404, 409, 413, 415, 422, 429, 503)
 
 
 def error_body(code: str, message: str) -> dict[str, Any]:

@@ -150,7 +150,8 @@ def _local_ports(settings: Settings) -> _Ports:
     from infra.local.sqlite_tenant_store import SqliteTenantStore
 
     data = settings.resolved_data_dir
-    data.mkdir(parents=True, exist_ok=True)
+    data.mkdir(parents=True, exist_ok=True, mode=0o700)
+    data.chmod(0o700)  # the owner's only: customers' conversations live here
     db = data / "lambdesk.db"
     blobs = FilesystemBlobStore(root=data / "blobs")
     return _Ports(

@@ -313,8 +313,8 @@ class SessionCreated(BaseModel):
 
 
 class ChatRequest(BaseModel):
-    session_id: str | None = None
-    text: str
+    session_id: str | None = Field(default=None, min_length=1, max_length=128)
+    text: str = Field(min_length=1, max_length=20_000)  # the tenant's own limit is checked too
     metadata: dict[str, Any] = Field(default_factory=dict)
 
 

@@ -651,9 +651,7 @@ class RateLimitStore(abc.ABC):
     """Fixed-window request counters shared by every process of a deployment (a Lambda fleet
     too): `hit` counts one request against `key` and says whether it fits `limit` per window."""
 
-    def hit(
-        self, *, key: str, limit: int, window_s: int, now: float | None = None
-    ) -> float | None:
+    def hit(self, *, key: str, limit: int, window_s: int, now: float | None = None) -> float | None:
         """None when this request is within `limit` for the current window of `window_s`
         seconds, else the seconds until the window ends (what `Retry-After` says). `now`
         (epoch seconds) is for tests."""

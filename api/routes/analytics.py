@@ -10,10 +10,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 
 from api.deps import AdminDep, ServicesDep
+from api.errors import API_ERRORS
 from core.analytics import default_window, summarize
 from core.errors import Unprocessable
 
-router = APIRouter(prefix="/v1/analytics", tags=["analytics"])
+router = APIRouter(prefix="/v1/analytics", tags=["analytics"], responses=API_ERRORS)
 
 
 @router.get("/summary")

@@ -8,9 +8,10 @@ from typing import Annotated
 from fastapi import APIRouter, Header
 
 from api.deps import PrincipalDep, RequestIdDep, ServicesDep, TenantDep
+from api.errors import API_ERRORS
 from core.models import ChatReply, ChatRequest
 
-router = APIRouter(prefix="/v1", tags=["chat"])
+router = APIRouter(prefix="/v1", tags=["chat"], responses=API_ERRORS)
 
 
 @router.post("/chat")

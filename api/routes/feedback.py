@@ -10,10 +10,11 @@ from fastapi import APIRouter, Path
 from pydantic import BaseModel, Field
 
 from api.deps import ServicesDep, SessionDep
+from api.errors import API_ERRORS
 from core.feedback import MAX_COMMENT_CHARS, give_feedback
 from core.models import Rating
 
-router = APIRouter(prefix="/v1/sessions", tags=["feedback"])
+router = APIRouter(prefix="/v1/sessions", tags=["feedback"], responses=API_ERRORS)
 
 MessageIdPath = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[0-9A-Za-z]+$")]
 

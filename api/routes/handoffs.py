@@ -10,9 +10,10 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
 from api.deps import AdminDep, AdminSessionDep, ServicesDep, SessionDep, TenantDep
+from api.errors import API_ERRORS
 from core.models import HandoffStatus, Message, SessionState
 
-router = APIRouter(prefix="/v1", tags=["handoff"])
+router = APIRouter(prefix="/v1", tags=["handoff"], responses=API_ERRORS)
 
 
 class HandoffRequest(BaseModel):

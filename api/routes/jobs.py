@@ -12,13 +12,14 @@ from fastapi import APIRouter, Path, Query
 from fastapi.responses import Response
 
 from api.deps import PrincipalDep, ServicesDep
+from api.errors import API_ERRORS
 from core.auth import Principal, PrincipalRole
 from core.bootstrap import Services
 from core.errors import NotFound
 from core.jobs import job_view
 from core.models import Job
 
-router = APIRouter(prefix="/v1", tags=["jobs"])
+router = APIRouter(prefix="/v1", tags=["jobs"], responses=API_ERRORS)
 
 JobIdPath = Annotated[str, Path(min_length=1, max_length=128)]
 

@@ -10,13 +10,14 @@ from pydantic import BaseModel, Field
 from starlette.datastructures import UploadFile
 
 from api.deps import AdminDep, AnyPrincipalDep, ServicesDep
+from api.errors import API_ERRORS
 from core.auth import PrincipalRole
 from core.errors import BadRequest, NotFound
 from knowledge import documents
 from knowledge.documents import DocumentInfo
 from knowledge.store import valid_doc_id
 
-router = APIRouter(prefix="/v1/knowledge", tags=["knowledge"])
+router = APIRouter(prefix="/v1/knowledge", tags=["knowledge"], responses=API_ERRORS)
 
 _UPLOAD_DOC: dict[str, Any] = {
     "requestBody": {

@@ -9,9 +9,10 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, Response
 
 from api.deps import AdminSessionDep, ClientDep, OpenerDep, ServicesDep, SessionDep, TenantDep
+from api.errors import API_ERRORS
 from core.models import MessagePage, SessionCreate, SessionCreated
 
-router = APIRouter(prefix="/v1/sessions", tags=["sessions"])
+router = APIRouter(prefix="/v1/sessions", tags=["sessions"], responses=API_ERRORS)
 
 
 @router.post("", status_code=201)

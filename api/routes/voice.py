@@ -18,6 +18,7 @@ from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import JSONResponse
 
 from api.deps import PrincipalDep, RequestIdDep, ServicesDep, TenantDep
+from api.errors import API_ERRORS
 from api.uploads import receive_upload
 from core.auth import PrincipalRole
 from core.callbacks import check_callback_url
@@ -26,14 +27,42 @@ from core.jobs import FINISHED, job_view, new_job_id, wait_for_job
 from core.models import Channel
 from core.voice import audio_in_key, check_audio_type
 
-router = APIRouter(prefix="/v1", tags=["voice"])
+router = APIRouter(prefix="/v1", tags=["voice"], responses=API_ERRORS)
+
+
+VOICE_UPLOAD_DOC: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "properties": {
+                        "file": {"type": "string", "format": "binary"},
+                        "session_id": {"type": "string"},
+                    },
+                    "required": ["file"],
+                }
+            },
+            **{
+                media: {"schema": {"type": "string", "format": "binary"}}
+                for media in ("audio/ogg", "audio/webm", "audio/wav", "audio/mpeg", "audio/mp4")
+            },
+        },
+    }
+}
 
 
 def status_url(job_id: str) -> str:
     return f"/v1/jobs/{job_id}"
 
 
-@router.post("/voice", status_code=202)
+@router.post(
+    "/voice",
+    status_code=202,
+    responses={200: {"description": "The job, finished within ?wait"}},
+    openapi_extra=VOICE_UPLOAD_DOC,
+)
 async def post_voice(
     request: Request,
     principal: PrincipalDep,

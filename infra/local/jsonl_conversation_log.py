@@ -7,6 +7,7 @@ so lines from concurrent requests never interleave.
 
 from __future__ import annotations
 
+import os
 import sys
 import threading
 from collections.abc import Iterator
@@ -35,8 +36,10 @@ class JsonlConversationLog(ConversationLog):
         day = record.timestamp.astimezone(UTC).date()
         path = self.path_for(tenant_id=record.tenant_id, day=day)
         with self._lock:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            with path.open("a", encoding="utf-8") as handle:
+            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            # owner-only: the log is masked, but still a record of customers' words
+            fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+            with os.fdopen(fd, "a", encoding="utf-8") as handle:
                 handle.write(line + "\n")
             if self.stdout:
                 sys.stdout.write(line + "\n")

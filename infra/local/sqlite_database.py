@@ -11,6 +11,7 @@ The tenant, history and job stores each hold one `SqliteDatabase` over the same 
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
 import weakref
@@ -32,7 +33,10 @@ class SqliteDatabase:
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        # Readable by its owner only (SQLite gives its -wal and -shm files the same mode).
+        os.close(os.open(self.path, os.O_CREAT | os.O_WRONLY, 0o600))
+        os.chmod(self.path, 0o600)
         self._local = threading.local()
         self._lock = threading.Lock()
         # (owning thread, connection): lets close() reach every connection, and lets us close

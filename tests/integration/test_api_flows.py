@@ -118,14 +118,14 @@ def test_handoff_flow(live_api: LiveApi) -> None:
     queue = api.client.get("/v1/handoffs", headers=api.acme.admin).json()["items"]
     assert queue[0]["handoff"] == "active"
 
-    # a widget token may not post as an agent
+    # a session token may not post as an agent: the admin-only route does not exist for it
     forbidden = api.client.post(
         f"/v1/sessions/{sid}/agent-messages", headers=api.token_headers(session), json={"text": "x"}
     )
-    assert forbidden.status_code == 403
+    assert forbidden.status_code == 404
     assert (
         api.client.delete(f"/v1/sessions/{sid}/handoff", headers=api.token_headers(session))
-    ).status_code == 403
+    ).status_code == 404
 
     # the agent is done: the session leaves the queue and the bot answers again
     closed = api.client.delete(f"/v1/sessions/{sid}/handoff", headers=api.acme.admin)
@@ -213,13 +213,20 @@ def test_request_id_and_cors(live_api: LiveApi) -> None:
     assert echoed.headers["x-request-id"] == "abc-123"
     assert api.client.get("/healthz", headers={"X-Request-Id": "bad id!"}).headers["x-request-id"]
 
+    # a preflight names no tenant: only an origin some tenant allows gets an answer
     preflight = api.client.options(
+        "/v1/chat",
+        headers={"Origin": api.acme.origin, "Access-Control-Request-Method": "POST"},
+    )
+    assert preflight.status_code == 204
+    assert preflight.headers["access-control-allow-origin"] == api.acme.origin
+    assert "Idempotency-Key" in preflight.headers["access-control-allow-headers"]
+    refused = api.client.options(
         "/v1/chat",
         headers={"Origin": "https://anything.example", "Access-Control-Request-Method": "POST"},
     )
-    assert preflight.status_code == 204
-    assert preflight.headers["access-control-allow-origin"] == "https://anything.example"
-    assert "Idempotency-Key" in preflight.headers["access-control-allow-headers"]
+    assert refused.status_code == 403
+    assert "access-control-allow-origin" not in refused.headers
 
     opened = api.client.post("/v1/sessions", headers=api.acme.widget(), json={})
     assert opened.headers["access-control-allow-origin"] == api.acme.origin

@@ -18,17 +18,27 @@ from core.settings import Settings
 from skills.asr.wer import wer
 from skills.audio import probe
 from tests.integration.conftest import ACME_RESPONSES, LiveApi
-from tests.integration.voice_fixtures import SENTENCES, WER_THRESHOLD, clip, long_clip, silence
+from tests.integration.voice_fixtures import (
+    SENTENCES,
+    WER_THRESHOLD,
+    clip,
+    long_clip,
+    lying_mp3,
+    silence,
+)
 
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
+    # Development mode for callbacks: these tests deliver to a receiver on loopback. The
+    # default (https to public addresses only) is tested in test_callback_security.py.
     return Settings(
         backend="local",
         data_dir=tmp_path / "data",
         log_stdout=False,
         warmup=False,
         asr_model="tiny.en",
+        callback_allow_insecure=True,
     )
 
 
@@ -217,3 +227,100 @@ def test_silence_becomes_a_failed_job_with_the_reason(live_api: LiveApi) -> None
     assert body["error"] == "no speech detected"
     assert body["attempts"] == 1  # bad input is not retried
     assert live_api.client.get(f"/v1/jobs/{body['job_id']}/audio", headers=admin).status_code == 409
+
+
+def test_a_file_that_lies_about_its_length_is_measured_by_decoding(live_api: LiveApi) -> None:
+    """An mp3 whose frames promise 81 s but decode to 606 s: refused at upload (413), because
+    the probe counts decoded audio and stops past the limit; nothing stored."""
+    response = live_api.client.post(
+        "/v1/voice",
+        headers={**live_api.acme.admin, "Content-Type": "audio/mpeg"},
+        content=lying_mp3(),
+    )
+    assert response.status_code == 413, response.text
+    assert response.json()["error"]["code"] == "audio_too_long"
+    _nothing_stored(live_api)
+
+
+class _Stall(http.server.BaseHTTPRequestHandler):
+    """A callback receiver that accepts and then never answers (until the test lets it)."""
+
+    release = threading.Event()
+    arrived: ClassVar[list[str]] = []
+
+    def do_POST(self) -> None:
+        _Stall.arrived.append(self.path)
+        _Stall.release.wait(120)
+        self.send_response(204)
+        self.end_headers()
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+class _Redirect(http.server.BaseHTTPRequestHandler):
+    posts: ClassVar[list[str]] = []
+
+    def do_POST(self) -> None:
+        _Redirect.posts.append(self.path)
+        self.send_response(302)
+        self.send_header("Location", "/elsewhere")
+        self.end_headers()
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+def _serve(handler: type[http.server.BaseHTTPRequestHandler]) -> http.server.ThreadingHTTPServer:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+def test_a_receiver_that_never_answers_holds_up_nobody_else(live_api: LiveApi) -> None:
+    _Stall.release.clear()
+    _Stall.arrived = []
+    stall = _serve(_Stall)
+    admin = live_api.acme.admin
+    hook = f"http://127.0.0.1:{stall.server_address[1]}/hook"
+    try:
+        for index in (0, 1):  # as many as the local worker has slots
+            stalled = live_api.client.post(
+                "/v1/voice?wait=30",
+                headers={**admin, "Content-Type": "audio/ogg", "X-Callback-Url": hook},
+                content=clip(index, "ogg"),
+            )
+            assert stalled.json()["status"] == "succeeded", stalled.text
+        deadline = time.monotonic() + 30
+        while len(_Stall.arrived) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert len(_Stall.arrived) == 2  # both callbacks are hanging now
+        after = live_api.client.post(
+            "/v1/voice?wait=30",
+            headers={**admin, "Content-Type": "audio/ogg"},
+            content=clip(2, "ogg"),
+        )
+        assert after.status_code == 200 and after.json()["status"] == "succeeded", after.text
+        assert not _Stall.release.is_set()  # ...while the callbacks still hang
+    finally:
+        _Stall.release.set()
+        stall.shutdown()
+
+
+def test_a_redirecting_receiver_is_posted_once_and_never_followed() -> None:
+    import asyncio
+
+    from core.models import Job
+    from infra.http.callback_sender import HttpxCallbackSender
+
+    _Redirect.posts = []
+    redirect = _serve(_Redirect)
+    hook = f"http://127.0.0.1:{redirect.server_address[1]}/hook"
+    sender = HttpxCallbackSender(token_secret=b"s", allow_insecure=True, backoff_s=0.01)
+    job = Job(job_id="j_1", tenant_id="acme", kind="voice", callback_url=hook)
+    try:
+        delivered = asyncio.run(sender.deliver(job, b'{"job_id": "j_1"}'))
+    finally:
+        redirect.shutdown()
+    assert delivered is False
+    assert _Redirect.posts == ["/hook"]  # one POST, no retry of a 3xx, no redirect followed

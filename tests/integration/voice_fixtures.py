@@ -5,6 +5,7 @@ switched off so every run hears exactly the same audio (tiny.en results do not v
 from __future__ import annotations
 
 from functools import cache
+from typing import Any
 
 import numpy as np
 
@@ -48,3 +49,42 @@ def long_clip(seconds: float, fmt: str = "ogg") -> bytes:
     samples, rate = speech(0)
     repeats = int(seconds * rate / len(samples)) + 1
     return encode(np.tile(samples, repeats), sample_rate=rate, fmt=fmt)
+
+
+def _tone_mp3(seconds: float, bit_rate: int, rate: int = 16000) -> bytes:
+    """A bare mp3 frame stream (no ID3 tag, no Xing header) of a quiet tone."""
+    import io
+
+    import av
+
+    buffer = io.BytesIO()
+    options = {"write_xing": "0", "id3v2_version": "0"}
+    with av.open(buffer, mode="w", format="mp3", options=options) as container:
+        stream: Any = container.add_stream("libmp3lame", rate=rate)
+        stream.layout = "mono"
+        stream.bit_rate = bit_rate
+        t = np.arange(int(seconds * rate)) / rate
+        pcm = (0.1 * np.sin(2 * np.pi * 220 * t)).astype(np.float32).reshape(1, -1)
+        fmt = stream.codec_context.codec.audio_formats[0].name
+        resampler = av.AudioResampler(format=fmt, layout="mono", rate=rate)
+        for start in range(0, pcm.shape[1], 16384):
+            frame = av.AudioFrame.from_ndarray(
+                np.ascontiguousarray(pcm[:, start : start + 16384]), format="flt", layout="mono"
+            )
+            frame.sample_rate = rate
+            for out in resampler.resample(frame):
+                for packet in stream.encode(out):
+                    container.mux(packet)
+        for out in resampler.resample(None):
+            for packet in stream.encode(out):
+                container.mux(packet)
+        for packet in stream.encode(None):
+            container.mux(packet)
+    return buffer.getvalue()
+
+
+@cache
+def lying_mp3() -> bytes:
+    """6 s at 64 kbps followed by 600 s at 8 kbps in one frame stream: a container estimate from
+    the first frames says about 81 s; decoding finds 606 s."""
+    return _tone_mp3(6, 64000) + _tone_mp3(600, 8000)
