@@ -121,8 +121,14 @@ async def measure(base_url: str, admin_key: str, n: int, concurrency: int) -> di
     }
 
 
-def serve_and_measure(root: Path, data_dir: Path, args: argparse.Namespace) -> dict[str, float]:
-    """Start `root`'s server over `data_dir`, measure, stop."""
+def serve_and_measure(
+    root: Path,
+    data_dir: Path,
+    args: argparse.Namespace,
+    measure_with: Any = None,
+) -> dict[str, float]:
+    """Start `root`'s server over `data_dir`, measure (`measure_with(base_url, admin_key, args)`,
+    by default the text turns), stop."""
     env = {**os.environ, "LAMBDESK_DATA_DIR": str(data_dir), "LAMBDESK_LOG_STDOUT": "false"}
     keys = json.loads((data_dir / "demo-keys.json").read_text())
     port = free_port()
@@ -145,6 +151,9 @@ def serve_and_measure(root: Path, data_dir: Path, args: argparse.Namespace) -> d
             if time.monotonic() > deadline or server.poll() is not None:
                 raise SystemExit(f"the server of {root} did not start")
             time.sleep(0.2)
+        if measure_with is not None:
+            figures: dict[str, float] = measure_with(base_url, keys["admin_key"], args)
+            return figures
         return asyncio.run(measure(base_url, keys["admin_key"], args.requests, args.concurrency))
     finally:
         server.terminate()
