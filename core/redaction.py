@@ -208,14 +208,22 @@ def _phone_shaped(raw: str) -> bool:
     return ("." not in raw and "/" not in raw) or _US_DOTTED.fullmatch(raw) is not None
 
 
-def _phone_spans(work: str, regions: Sequence[str]) -> list[tuple[int, int, str]]:
-    matcher, possible, library = _phone_library()
-    spans: list[tuple[int, int, str]] = []
-    for region in regions:
-        for match in matcher(work, region, leniency=possible):
-            if library.is_valid_number(match.number) or _phone_shaped(match.raw_string):
-                spans.append((match.start, match.end, PHONE))
-    return spans
+@lru_cache(maxsize=16)
+def _phone_stage(region: str) -> Callable[[str], list[tuple[int, int, str]]]:
+    """The phone numbers of one region's reading; skipped when too few digits are left (the
+    text is masked after each region, so a number one region found is not parsed again)."""
+
+    def find(work: str) -> list[tuple[int, int, str]]:
+        if _PHONE_PREFILTER.search(work) is None:
+            return []
+        matcher, possible, library = _phone_library()
+        return [
+            (match.start, match.end, PHONE)
+            for match in matcher(work, region, leniency=possible)
+            if library.is_valid_number(match.number) or _phone_shaped(match.raw_string)
+        ]
+
+    return find
 
 
 # --------------------------------------------------------------------------- accounts
@@ -252,8 +260,7 @@ def redact(text: str, *, phone_regions: Sequence[str] = PHONE_REGIONS) -> str:
     # Numbers are found on the folded text and masked in both (the labels fold to themselves).
     work = _fold(text)
     stages: list[Callable[[str], list[tuple[int, int, str]]]] = [_iban_spans, _card_spans]
-    if _PHONE_PREFILTER.search(work) is not None:
-        stages.append(lambda folded: _phone_spans(folded, phone_regions))
+    stages += [_phone_stage(region) for region in phone_regions]
     stages.append(_account_spans)
     for find in stages:
         spans = find(work)
