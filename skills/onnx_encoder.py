@@ -86,14 +86,17 @@ def _tokenizer() -> Any:
 class OnnxEncoder:
     """`encode(texts)` → L2-normalised float32 rows, like `SentenceTransformer.encode`."""
 
-    def __init__(self, onnx_path: Path, *, threads: int) -> None:
+    def __init__(self, onnx_path: Path | bytes, *, threads: int) -> None:
+        """`onnx_path`: a file, or the model's bytes (a tenant's fine-tuned encoder read from
+        the BlobStore)."""
         import onnxruntime
 
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
+        model = onnx_path if isinstance(onnx_path, bytes) else str(onnx_path)
         self.session = onnxruntime.InferenceSession(
-            str(onnx_path), options, providers=["CPUExecutionProvider"]
+            model, options, providers=["CPUExecutionProvider"]
         )
         self.tokenizer = _tokenizer()
 
