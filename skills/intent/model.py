@@ -94,6 +94,18 @@ class IntentModel:
             rejected |= scores < rule.threshold
         return labels, probs, rejected
 
+    def scores(self, embeddings: np.ndarray) -> np.ndarray:
+        """The scored rule's in-scope score per row (the top probability when the rule has
+        no score)."""
+        logits = self.logits(embeddings)
+        if OUT_OF_SCOPE in self.labels:
+            oos = self.labels.index(OUT_OF_SCOPE)
+            logits = np.delete(logits, oos, axis=1)
+        score = self.rejection.score or "max_prob"
+        return in_scope_scores(
+            score, logits=logits, embeddings=embeddings, centroids=self.centroids
+        )
+
     def classify(self, embeddings: np.ndarray, *, top: int = 3) -> list[dict[str, Any]]:
         """The skill's answer per embedding: intent (None when out of scope), confidence,
         ranking (top `top` intents)."""
