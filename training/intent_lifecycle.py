@@ -109,7 +109,9 @@ def split_for_training(
     )
     rng = np.random.default_rng(seed + 1)
     order = rng.permutation(len(pool))
-    held_n = round(len(pool) * fraction * 2) if held_idx else 0  # about 20 % of negatives
+    # About 20 % of the negatives, but never more than the in-scope held-out rows: the
+    # held-out accuracy should mostly measure the intents.
+    held_n = min(round(len(pool) * fraction * 2), len(held_idx))
     held_negatives = [pool[i] for i in sorted(order[:held_n])]
     train_negatives = [pool[i] for i in sorted(order[held_n:])]
     return TrainingSplit(
