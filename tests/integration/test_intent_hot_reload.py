@@ -111,7 +111,7 @@ def test_chats_keep_answering_while_a_version_is_published(live_api: LiveApi) ->
             if any(t > published_at and i == "opening_hours" for t, i in answers):
                 break
             time.sleep(0.05)
-        time.sleep(0.3)  # a few more turns on the new version
+        time.sleep(2.0)  # more turns on the new version
     finally:
         stop.set()
         for thread in threads:
