@@ -15,6 +15,7 @@ then fitted on the fine-tuned vectors exactly as on frozen ones (`training.inten
 
 from __future__ import annotations
 
+import logging
 import os
 import random
 import sys
@@ -135,8 +136,14 @@ class FineTunedEncoder:
         fp32 = export_model_onnx(self.bert, directory / "encoder.onnx")
         self.bert.to(self.device)
         int8 = directory / "encoder.int8.onnx"
-        with atomic_path(int8, prefix=".encoder.int8.") as temporary:
-            quantize_dynamic(fp32, temporary, weight_type=QuantType.QInt8)
+        quantizer_log = logging.getLogger()  # the quantizer's advice to pre-process goes to root
+        level = quantizer_log.level
+        quantizer_log.setLevel(logging.ERROR)
+        try:
+            with atomic_path(int8, prefix=".encoder.int8.") as temporary:
+                quantize_dynamic(fp32, temporary, weight_type=QuantType.QInt8, per_channel=True)
+        finally:
+            quantizer_log.setLevel(level)
         return fp32, int8
 
 
@@ -207,7 +214,12 @@ def finetune_encoder(
                     input_ids=batch["input_ids"], token_type_ids=batch["token_type_ids"]
                 )
             else:
-                hidden = bert(**batch, output_hidden_states=True).hidden_states[frozen]
+                # Only the frozen layers: the encoder runs a shortened layer list.
+                bert.encoder.layer = layers[:frozen]
+                try:
+                    hidden = bert(**batch).last_hidden_state
+                finally:
+                    bert.encoder.layer = layers
             lengths = batch["attention_mask"].sum(1).tolist()
             for j, i in enumerate(rows):
                 cached[i] = hidden[j, : int(lengths[j])].detach().clone()

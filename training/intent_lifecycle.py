@@ -59,6 +59,7 @@ KIND = "intent"
 Mode = Literal["frozen", "finetune"]
 MODES: tuple[str, ...] = ("frozen", "finetune")
 DEFAULT_RULE = "max_prob"
+PSEUDO_UNKNOWN_FRACTION = 0.25  # intents left out of the probe to tune rejection on
 INT8_TOLERANCE = 0.005  # int8 serves when its accuracy is at most 0.5 points below fp32
 PUBLISH_METRIC = "accuracy"  # on held-out rows, out-of-scope ones right only when rejected
 REPORT_FILES = ("metrics.json", "per_class.csv", "confusion.png", "confidence.png", "report.html")
@@ -168,14 +169,27 @@ def fit_intent_head(
     rule_name: str,
     seed: int = 0,
     max_in_scope_rejection: float = MAX_IN_SCOPE_REJECTION,
+    pseudo_unknown_fraction: float = PSEUDO_UNKNOWN_FRACTION,
 ) -> tuple[IntentModel, float]:
-    """Fit a head and tune `rule_name`'s threshold on an inner split (see the module
-    docstring); returns the model refitted on every row, and the inner tuning accuracy."""
+    """Fit a head and tune `rule_name`'s threshold; returns the model refitted on every row, and
+    the accuracy on the tuning rows.
+
+    Tuning: a probe head is fitted on 90 % of the rows of all but `pseudo_unknown_fraction` of
+    the intents (at least one, given four or more intents); the remaining 10 % of those intents'
+    rows are the in-scope tuning rows, and the negatives are the generic ones (half of them when
+    the rule trains an `out_of_scope` class on the other half) plus every row of the left-out
+    intents: unseen topics from the tenant's own domain, the hard case for rejection."""
     rule = RejectionRule.parse(rule_name)
     fit_idx, tune_idx = stratified_split(labels, fraction=HELDOUT_FRACTION, seed=seed)
     n_neg = len(negative_vectors)
     half = n_neg // 2 if rule.oos_class else 0
     neg_train, neg_tune = negative_vectors[:half], negative_vectors[half:]
+    intents = sorted(set(labels))
+    pseudo: set[str] = set()
+    if rule.score is not None and len(intents) >= 4 and pseudo_unknown_fraction > 0:
+        k = max(1, round(len(intents) * pseudo_unknown_fraction))
+        order = np.random.default_rng(seed + 2).permutation(len(intents))
+        pseudo = {intents[i] for i in order[:k]}
 
     def build(rows: Sequence[int], threshold: float, name: str) -> IntentModel:
         x = vectors[list(rows)]
@@ -184,45 +198,49 @@ def fit_intent_head(
             x = np.vstack([x, neg_train])
             y = y + [OUT_OF_SCOPE] * len(neg_train)
         classes, coef, intercept = _fit_head(x, y, seed)
-        intents = [c for c in classes if c != OUT_OF_SCOPE]
+        kept = [c for c in classes if c != OUT_OF_SCOPE]
         return IntentModel(
             version=name,
             labels=classes,
             coef=coef,
             intercept=intercept,
             threshold=0.0,
-            centroids=_centroids(vectors[list(rows)], [labels[i] for i in rows], intents),
+            centroids=_centroids(vectors[list(rows)], [labels[i] for i in rows], kept),
             rule=RejectionRule(score=rule.score, threshold=threshold, oos_class=rule.oos_class),
         )
 
     threshold = NO_REJECTION
     tuning_accuracy = 0.0
-    if tune_idx:
-        probe = build(fit_idx, NO_REJECTION, "tuning")
-        tune_vectors = vectors[tune_idx]
-        truth = np.asarray([labels[i] for i in tune_idx])
+    probe_fit = [i for i in fit_idx if labels[i] not in pseudo]
+    tune_in = [i for i in tune_idx if labels[i] not in pseudo]
+    if tune_in and len({labels[i] for i in probe_fit}) >= 2:
+        probe = build(probe_fit, NO_REJECTION, "tuning")
+        tune_vectors = vectors[tune_in]
+        left_out = [i for i in range(len(labels)) if labels[i] in pseudo]
+        negatives = np.vstack([neg_tune.reshape(-1, vectors.shape[1]), vectors[left_out]])
+        truth = np.asarray([labels[i] for i in tune_in])
         names, probs, rejected_in = probe.decide(tune_vectors)
         predicted = np.asarray(names)[probs.argmax(axis=1)]
         correct = (predicted == truth) & ~rejected_in
-        _, _, rejected_neg = probe.decide(neg_tune) if len(neg_tune) else (None, None, None)
-        if rule.score is not None:
+        if rule.score is not None and len(negatives):
             in_scores = probe.scores(tune_vectors)
-            neg_scores = probe.scores(neg_tune) if len(neg_tune) else np.zeros(0)
+            neg_scores = probe.scores(negatives)
+            _, _, rejected_neg = probe.decide(negatives)
             # Rows the out-of-scope class already rejects are decided: tune on the rest.
-            keep_neg = ~rejected_neg if rejected_neg is not None else np.zeros(0, dtype=bool)
+            floor = float(min(in_scores.min(), neg_scores.min())) - 1.0
             threshold = tune_threshold(
-                in_scope_scores=np.where(rejected_in, -np.inf, in_scores),
+                in_scope_scores=np.where(rejected_in, floor, in_scores),
                 in_scope_correct=correct,
-                negative_scores=neg_scores[keep_neg] if len(neg_scores) else neg_scores,
+                negative_scores=neg_scores[~rejected_neg],
                 max_in_scope_rejection=max_in_scope_rejection,
             )
         tuned = replace(probe, rule=_with_threshold(rule, threshold))
         _, _, rej_in = tuned.decide(tune_vectors)
         right = int(((predicted == truth) & ~rej_in).sum())
-        if len(neg_tune):
-            _, _, rej_neg = tuned.decide(neg_tune)
+        if len(negatives):
+            _, _, rej_neg = tuned.decide(negatives)
             right += int(rej_neg.sum())
-        tuning_accuracy = right / (len(tune_idx) + len(neg_tune))
+        tuning_accuracy = right / (len(tune_in) + len(negatives))
     final = build(range(len(labels)), threshold, version)
     return final, tuning_accuracy
 
