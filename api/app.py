@@ -18,7 +18,17 @@ from fastapi import FastAPI
 
 from api.errors import install_error_handlers
 from api.middleware import ApiMiddleware
-from api.routes import analytics, chat, handoffs, health, jobs, knowledge, sessions, voice
+from api.routes import (
+    analytics,
+    chat,
+    handoffs,
+    health,
+    intents,
+    jobs,
+    knowledge,
+    sessions,
+    voice,
+)
 from core.bootstrap import Container, build_container, start_job_worker
 from core.settings import Settings, get_settings
 
@@ -79,6 +89,6 @@ def create_app(container: Container | None = None) -> FastAPI:
 
     install_error_handlers(app)
     app.add_middleware(ApiMiddleware, settings=current_settings)
-    for module in (health, sessions, chat, voice, jobs, handoffs, knowledge, analytics):
+    for module in (health, sessions, chat, voice, jobs, handoffs, knowledge, analytics, intents):
         app.include_router(module.router)
     return app

@@ -9,8 +9,9 @@ sentence and cached, so an epoch runs only the trained layers: on 2 CPU cores th
 fine-tuning fit in minutes (`bench/intents.py` measures it). With CUDA present every layer is
 trained (`trainable_layers` = all) and batches run on the GPU.
 
-The encoder keeps the packaged tokenizer and pooling; only weights change. The intent head is
-then fitted on the fine-tuned vectors exactly as on frozen ones (`training.intents`).
+The encoder keeps the packaged tokenizer and pooling; only weights change. The cosine classifier
+trained with it becomes the intent head (scale × unit class vectors, a softmax head like the
+frozen mode's): on BANKING77 it beat a logistic regression refitted on the fine-tuned vectors.
 """
 
 from __future__ import annotations
@@ -97,13 +98,21 @@ class FineTunedEncoder:
     vectors (torch, for training-time use), `export(dir)` writes the ONNX files."""
 
     def __init__(
-        self, bert: Any, tokenizer: Any, device: str, train_vectors: np.ndarray | None = None
+        self,
+        bert: Any,
+        tokenizer: Any,
+        device: str,
+        train_vectors: np.ndarray | None = None,
+        head: tuple[list[str], np.ndarray] | None = None,
     ) -> None:
         self.bert = bert
         self.tokenizer = tokenizer
         self.device = device
         # The trained-on sentences' vectors after training (from the cached frozen layers).
         self.train_vectors = train_vectors
+        # The classifier trained with the encoder: labels and weights (scale × unit rows), so
+        # softmax(vectors @ weights.T) is the training-time prediction.
+        self.head = head
 
     def encode(self, texts: Sequence[str], *, batch_size: int = 128) -> np.ndarray:
         import torch
@@ -308,4 +317,11 @@ def finetune_encoder(
         vectors = torch.cat([forward_top(order[s : s + 256]) for s in range(0, len(order), 256)])
     train_vectors = np.zeros((len(texts), vectors.shape[1]), dtype=np.float32)
     train_vectors[order] = vectors.cpu().numpy()
-    return FineTunedEncoder(bert, tokenizer, device, train_vectors=train_vectors)
+    head_weights = (config.scale * torch.nn.functional.normalize(weights.detach(), dim=-1)).cpu()
+    return FineTunedEncoder(
+        bert,
+        tokenizer,
+        device,
+        train_vectors=train_vectors,
+        head=(names, head_weights.numpy().astype(np.float32)),
+    )

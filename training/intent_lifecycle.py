@@ -170,6 +170,7 @@ def fit_intent_head(
     seed: int = 0,
     max_in_scope_rejection: float = MAX_IN_SCOPE_REJECTION,
     pseudo_unknown_fraction: float = PSEUDO_UNKNOWN_FRACTION,
+    fixed_head: tuple[list[str], np.ndarray] | None = None,
 ) -> tuple[IntentModel, float]:
     """Fit a head and tune `rule_name`'s threshold; returns the model refitted on every row, and
     the accuracy on the tuning rows.
@@ -178,7 +179,11 @@ def fit_intent_head(
     the intents (at least one, given four or more intents); the remaining 10 % of those intents'
     rows are the in-scope tuning rows, and the negatives are the generic ones (half of them when
     the rule trains an `out_of_scope` class on the other half) plus every row of the left-out
-    intents: unseen topics from the tenant's own domain, the hard case for rejection."""
+    intents: unseen topics from the tenant's own domain, the hard case for rejection.
+
+    `fixed_head` (labels, weights): a head trained with the encoder (fine-tuning's scaled cosine
+    classifier) used instead of fitting a logistic regression, restricted to the labels of the
+    rows at hand (not with an `out_of_scope` class, which needs a fitted head)."""
     rule = RejectionRule.parse(rule_name)
     fit_idx, tune_idx = stratified_split(labels, fraction=HELDOUT_FRACTION, seed=seed)
     n_neg = len(negative_vectors)
@@ -197,7 +202,14 @@ def fit_intent_head(
         if rule.oos_class and len(neg_train):
             x = np.vstack([x, neg_train])
             y = y + [OUT_OF_SCOPE] * len(neg_train)
-        classes, coef, intercept = _fit_head(x, y, seed)
+        if fixed_head is not None and not rule.oos_class:
+            present = set(y)
+            keep = [i for i, label in enumerate(fixed_head[0]) if label in present]
+            classes = [fixed_head[0][i] for i in keep]
+            coef = np.ascontiguousarray(fixed_head[1][keep], dtype=np.float32)
+            intercept = np.zeros(len(keep), dtype=np.float32)
+        else:
+            classes, coef, intercept = _fit_head(x, y, seed)
         kept = [c for c in classes if c != OUT_OF_SCOPE]
         return IntentModel(
             version=name,
@@ -207,6 +219,7 @@ def fit_intent_head(
             threshold=0.0,
             centroids=_centroids(vectors[list(rows)], [labels[i] for i in rows], kept),
             rule=RejectionRule(score=rule.score, threshold=threshold, oos_class=rule.oos_class),
+            exemplars=vectors[list(rows)].astype(np.float16) if rule.score == "knn" else None,
         )
 
     threshold = NO_REJECTION
@@ -328,6 +341,7 @@ def train_candidate(
         negative_vectors=negative_vectors.astype(np.float32),
         rule_name=rule,
         seed=seed,
+        fixed_head=None if fine is None else fine.head,
     )
     serve, int8_acc, fp32_acc = "packaged", None, None
     if fine is not None:
@@ -382,6 +396,7 @@ def train_candidate(
         else 0.0,
         centroids=model.centroids,
         rule=model.rejection,
+        exemplars=model.exemplars,
         meta={
             "created_at": utcnow().isoformat(),
             "encoder": encoder_meta,

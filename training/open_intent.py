@@ -26,10 +26,12 @@ RULES = (
     "max_prob",
     "energy",
     "centroid",
+    "knn",
     "oos_class",
     "oos_class+max_prob",
     "oos_class+energy",
     "oos_class+centroid",
+    "oos_class+knn",
 )
 UNKNOWN_FRACTION = 0.25
 

@@ -44,7 +44,7 @@ class JobWorker:
         poll_interval_s: float = 1.0,
         backoff_s: float = DEFAULT_BACKOFF_S,
         grace_s: float = 30.0,
-        kinds: tuple[str, ...] = ("voice",),
+        kinds: tuple[str, ...] = ("voice", "intent_training"),
     ) -> None:
         self.container = container
         self.concurrency = concurrency
@@ -62,6 +62,8 @@ class JobWorker:
     async def start(self) -> None:
         if self._task is not None:
             return
+        import training.jobs  # noqa: F401 - registers the intent_training runner
+
         self._loop = asyncio.get_running_loop()
         self._wake = asyncio.Event()
         self._stopping = False

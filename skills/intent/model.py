@@ -4,7 +4,8 @@ Layout (keys relative to the tenant):
 
 - `models/intent/<version>/head.npz`: `coef` (classes × 384, float32) and `intercept` (classes)
   of a softmax classifier over the encoder's normalised embeddings, and optionally `centroids`
-  (intents × 384, for the centroid rejection rule) (no pickles);
+  (intents × 384, for the centroid rejection rule) and `exemplars` (training rows × 384,
+  float16, for the knn rule) (no pickles);
 - `models/intent/<version>/meta.json`: `labels`, `threshold` (out-of-scope cut-off on the top
   probability), `rejection` (the out-of-scope rule and its threshold, `skills.intent.rules`;
   absent in older models: max probability with `threshold`), `metrics`, `created_at`,
@@ -60,6 +61,7 @@ class IntentModel:
     meta: dict[str, Any] = field(default_factory=dict)
     centroids: np.ndarray | None = None  # (intents, dim), L2-normalised
     rule: RejectionRule | None = None
+    exemplars: np.ndarray | None = None  # (training rows, dim) float16, for the knn rule
 
     @property
     def rejection(self) -> RejectionRule:
@@ -89,7 +91,11 @@ class IntentModel:
         probs = softmax(logits.copy())
         if rule.score is not None:
             scores = in_scope_scores(
-                rule.score, logits=logits, embeddings=embeddings, centroids=self.centroids
+                rule.score,
+                logits=logits,
+                embeddings=embeddings,
+                centroids=self.centroids,
+                exemplars=self.exemplars,
             )
             rejected |= scores < rule.threshold
         return labels, probs, rejected
@@ -103,7 +109,11 @@ class IntentModel:
             logits = np.delete(logits, oos, axis=1)
         score = self.rejection.score or "max_prob"
         return in_scope_scores(
-            score, logits=logits, embeddings=embeddings, centroids=self.centroids
+            score,
+            logits=logits,
+            embeddings=embeddings,
+            centroids=self.centroids,
+            exemplars=self.exemplars,
         )
 
     def classify(self, embeddings: np.ndarray, *, top: int = 3) -> list[dict[str, Any]]:
@@ -159,6 +169,8 @@ def save_model(
     }
     if model.centroids is not None:
         arrays["centroids"] = model.centroids.astype(np.float32)
+    if model.exemplars is not None:
+        arrays["exemplars"] = model.exemplars.astype(np.float16)
     np.savez(buffer, **arrays)  # type: ignore[arg-type]
     blobs.put(
         tenant_id=tenant_id,
@@ -206,6 +218,11 @@ def read_model(*, tenant_id: str, blobs: BlobStore, version: str) -> IntentModel
             if "centroids" in arrays.files
             else None
         )
+        exemplars = (
+            np.ascontiguousarray(arrays["exemplars"], dtype=np.float16)
+            if "exemplars" in arrays.files
+            else None
+        )
     return IntentModel(
         version=version,
         labels=list(meta["labels"]),
@@ -215,6 +232,7 @@ def read_model(*, tenant_id: str, blobs: BlobStore, version: str) -> IntentModel
         meta=meta,
         centroids=centroids,
         rule=RejectionRule.from_meta(meta) if "rejection" in meta else None,
+        exemplars=exemplars,
     )
 
 

@@ -6,6 +6,8 @@ tenant's intents); a row is rejected when its score is below the rule's threshol
 - `max_prob`: the top softmax probability over the tenant's intents;
 - `energy`: the negative free energy, logsumexp of the logits (Liu et al., 2020);
 - `centroid`: cosine similarity of the sentence vector to the nearest intent centroid;
+- `knn`: cosine similarity to the nearest training sentence (the exemplars, stored with the
+  version as float16);
 - `oos_class`: no score; a row is rejected when an `out_of_scope` class, trained on generic
   negative sentences, is the top label. It combines with any scored rule
   (`oos_class+max_prob`, ...): rejected when either rejects.
@@ -21,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 
 OUT_OF_SCOPE = "out_of_scope"
-SCORED_RULES = ("max_prob", "energy", "centroid")
+SCORED_RULES = ("max_prob", "energy", "centroid", "knn")
 NO_REJECTION = float("-inf")
 
 
@@ -85,6 +87,7 @@ def in_scope_scores(
     logits: np.ndarray,
     embeddings: np.ndarray,
     centroids: np.ndarray | None,
+    exemplars: np.ndarray | None = None,
 ) -> np.ndarray:
     """One score per row for a scored rule, from the in-scope logits (rows × intents)."""
     if score == "max_prob":
@@ -94,11 +97,22 @@ def in_scope_scores(
     if score == "centroid":
         if centroids is None:
             raise ValueError("the centroid rule needs the intents' centroids")
-        vectors = embeddings / np.clip(
-            np.linalg.norm(embeddings, axis=1, keepdims=True), 1e-12, None
-        )
-        return np.asarray((vectors @ centroids.T).max(axis=1), dtype=np.float64)
+        return np.asarray((_unit(embeddings) @ centroids.T).max(axis=1), dtype=np.float64)
+    if score == "knn":
+        if exemplars is None or not len(exemplars):
+            raise ValueError("the knn rule needs the training sentences' vectors")
+        out = np.empty(len(embeddings), dtype=np.float64)
+        vectors = _unit(embeddings)
+        table = exemplars.astype(np.float32).T
+        for start in range(0, len(vectors), 256):  # bounded memory: 256 rows × exemplars
+            out[start : start + 256] = (vectors[start : start + 256] @ table).max(axis=1)
+        return out
     raise ValueError(f"unknown score {score!r}")
+
+
+def _unit(vectors: np.ndarray) -> np.ndarray:
+    vectors = vectors.astype(np.float32)
+    return vectors / np.clip(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12, None)
 
 
 def tune_threshold(

@@ -103,3 +103,22 @@ def test_energy_rule_threshold() -> None:
     kept, rejected = model.classify(np.array([[1, 0], [0.025, 0.025]], dtype=np.float32))
     assert kept["intent"] == "a"
     assert rejected["intent"] is None
+
+
+def test_knn_score_is_the_similarity_to_the_nearest_training_sentence() -> None:
+    exemplars = np.array([[1.0, 0.0], [0.6, 0.8]], dtype=np.float16)
+    rows = np.array([[0.0, 2.0], [1.0, 0.0], [-1.0, 0.0]])
+    near = in_scope_scores(
+        "knn", logits=np.zeros((3, 2)), embeddings=rows, centroids=None, exemplars=exemplars
+    )
+    assert near == pytest.approx([0.8, 1.0, -0.6], abs=1e-3)
+    model = IntentModel(
+        version="v",
+        labels=["a", "b"],
+        coef=np.eye(2, dtype=np.float32),
+        intercept=np.zeros(2, dtype=np.float32),
+        threshold=0.0,
+        rule=RejectionRule.parse("knn", 0.9),
+        exemplars=exemplars,
+    )
+    assert [r["intent"] for r in model.classify(rows.astype(np.float32))] == [None, "a", None]
