@@ -278,6 +278,34 @@ def _accuracy(model: IntentModel, vectors: np.ndarray, truth: Sequence[str]) -> 
     return float(((predicted == np.asarray(truth)) & ~rejected).mean())
 
 
+def finetune_vectors(
+    texts: Sequence[str],
+    labels: Sequence[str],
+    *,
+    seed: int = 0,
+    config: Any = None,
+    progress: bool = True,
+) -> tuple[Any, np.ndarray]:
+    """Fine-tune the encoder on the rows `fit_intent_head` fits on (the same inner split), and
+    the vectors of every row: the inner tuning rows stay unseen by the encoder, so rejection is
+    tuned on scores like those of new sentences. (encoder, vectors)."""
+    from training.finetune import FinetuneConfig, finetune_encoder
+
+    fit_idx, tune_idx = stratified_split(labels, fraction=HELDOUT_FRACTION, seed=seed)
+    fine = finetune_encoder(
+        [texts[i] for i in fit_idx],
+        [labels[i] for i in fit_idx],
+        config=config or FinetuneConfig(seed=seed),
+        progress=progress,
+    )
+    assert fine.train_vectors is not None
+    vectors = np.zeros((len(texts), fine.train_vectors.shape[1]), dtype=np.float32)
+    vectors[fit_idx] = fine.train_vectors
+    if tune_idx:
+        vectors[tune_idx] = fine.encode([texts[i] for i in tune_idx])
+    return fine, vectors
+
+
 def train_candidate(
     *,
     tenant_id: str,
@@ -311,23 +339,11 @@ def train_candidate(
     finetune_seconds: float | None = None
     fine: Any = None
     if mode == "finetune":
-        from training.finetune import FinetuneConfig, finetune_encoder
-
-        # The encoder learns from the rows the head fits on; the inner tuning rows stay unseen
-        # so the threshold is tuned on scores like those of new sentences.
-        fit_idx, tune_idx = stratified_split(labels, fraction=HELDOUT_FRACTION, seed=seed)
         t0 = time.perf_counter()
-        fine = finetune_encoder(
-            [texts[i] for i in fit_idx],
-            [labels[i] for i in fit_idx],
-            config=finetune_config or FinetuneConfig(seed=seed),
-            progress=progress,
+        fine, vectors = finetune_vectors(
+            texts, labels, seed=seed, config=finetune_config, progress=progress
         )
         finetune_seconds = round(time.perf_counter() - t0, 1)
-        vectors = np.zeros((len(texts), fine.train_vectors.shape[1]), dtype=np.float32)
-        vectors[fit_idx] = fine.train_vectors
-        if tune_idx:
-            vectors[tune_idx] = fine.encode([texts[i] for i in tune_idx])
         negative_vectors = fine.encode(list(negatives)) if negatives else np.zeros((0, 384))
     else:
         from skills.encoder import embed
@@ -350,7 +366,7 @@ def train_candidate(
             files["encoder.onnx"] = fp32_path.read_bytes()
             files["encoder.int8.onnx"] = int8_path.read_bytes()
         # int8 or fp32: accuracy on the inner tuning rows (unseen by the encoder) and negatives
-        fit_idx, tune_idx = stratified_split(labels, fraction=HELDOUT_FRACTION, seed=seed)
+        _, tune_idx = stratified_split(labels, fraction=HELDOUT_FRACTION, seed=seed)
         check = [texts[i] for i in tune_idx] + list(negatives)
         truth = [labels[i] for i in tune_idx] + [OUT_OF_SCOPE] * len(negatives)
         if check:

@@ -73,8 +73,10 @@ def compare_rules(
     rules: Sequence[str] = RULES,
     unknown_fraction: float = UNKNOWN_FRACTION,
     seed: int = 0,
+    fixed_head: tuple[list[str], np.ndarray] | None = None,
 ) -> list[RuleResult]:
-    """Every rule on the open-intent protocol (see the module docstring), best first."""
+    """Every rule on the open-intent protocol (see the module docstring), best first.
+    `fixed_head`: a fine-tuned encoder's own classifier (see `fit_intent_head`)."""
     known, _ = split_intents(train_labels, unknown_fraction=unknown_fraction, seed=seed)
     known_set = set(known)
     rows = [i for i, label in enumerate(train_labels) if label in known_set]
@@ -89,6 +91,7 @@ def compare_rules(
             negative_vectors=negative_vectors,
             rule_name=rule,
             seed=seed,
+            fixed_head=fixed_head,
         )
         names, probs, rejected = model.decide(test_vectors)
         top = np.asarray(names)[probs.argmax(axis=1)]

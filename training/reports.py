@@ -242,6 +242,8 @@ def write_report(
             render_html(metrics=metrics, confusion_png=confusion, confidence_png=confidence),
             encoding="utf-8",
         )
+    for path in paths.values():
+        path.chmod(0o644)  # a report is for reading (temporary files start private)
     return paths
 
 
