@@ -27,6 +27,7 @@ from api.routes import (
     feedback,
     handoffs,
     health,
+    intents,
     jobs,
     knowledge,
     pages,
@@ -127,6 +128,7 @@ def create_app(services: Services | None = None) -> FastAPI:
         knowledge,
         analytics,
         feedback,
+        intents,
         pages,
     ):
         app.include_router(module.router)

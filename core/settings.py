@@ -38,6 +38,9 @@ class Settings(BaseSettings):
     tts_timeout_s: float = Field(default=60.0, gt=0)
     skill_workers: int = Field(default=4, gt=0)
     warmup: bool = True  # load the text models in the background when the server starts
+    # How stale a warm process's view of a tenant's live model may be: CURRENT is read again at
+    # most this often (a newly published model is served within about this many seconds).
+    model_refresh_s: float = Field(default=2.0, ge=0)
 
     # Sentence encoder of the text skills: ONNX Runtime (fast start, no torch at run time) or
     # sentence-transformers on torch; both give the same vectors.
