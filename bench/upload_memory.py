@@ -6,6 +6,9 @@ the `file` part of a form). The server receives and stores each one in full befo
 skill's probe looks at it, so the whole upload path runs; the probe then refuses the bytes
 (`422 undecodable_audio`) and the stored upload is removed. That answer is the expected one
 here: no model loads, and the figures are about receiving uploads, not recognising speech.
+(Locally the probe runs inside the server process and reads the stored upload whole, a few at
+a time: part of the peak is the probe's. `--content-type audio/x-unknown` is refused with 415
+once received, before it is stored or probed: the receiving alone.)
 
 Memory is read from `/proc/<pid>/status` of the server process: `VmRSS` sampled every 10 ms
 (before, the sampled peak, and after the uploads once the server is idle again) and `VmHWM`,
@@ -15,7 +18,7 @@ interpreter); `--baseline PATH` measures another checkout too, in the same invoc
 prints the ratios.
 
     .venv/bin/python bench/upload_memory.py [--uploads 30] [--mib 10] [--multipart]
-        [--root PATH] [--baseline PATH] [--json FILE]
+        [--content-type TYPE] [--root PATH] [--baseline PATH] [--json FILE]
 """
 
 from __future__ import annotations
@@ -66,16 +69,16 @@ class Sampler(threading.Thread):
         self.interval_s = interval_s
         self.peak_kb = 0
         self.samples = 0
-        self._stop = threading.Event()
+        self._done = threading.Event()
 
     def run(self) -> None:
-        while not self._stop.is_set():
+        while not self._done.is_set():
             self.peak_kb = max(self.peak_kb, memory_kb(self.pid)["VmRSS"])
             self.samples += 1
-            self._stop.wait(self.interval_s)
+            self._done.wait(self.interval_s)
 
     def stop(self) -> None:
-        self._stop.set()
+        self._done.set()
         self.join(timeout=5)
 
 
@@ -122,15 +125,15 @@ def start_server(root: Path, data_dir: Path, log: Path) -> tuple[subprocess.Pope
     raise SystemExit(f"the server did not start; see {log}")
 
 
-def upload(url: str, admin_key: str, data: bytes, multipart: bool) -> str:
+def upload(url: str, admin_key: str, data: bytes, args: argparse.Namespace) -> str:
     """One voice upload; its status (or the client's error)."""
     headers = {"Authorization": f"Bearer {admin_key}"}
     try:
-        if multipart:
-            files = {"file": ("message.ogg", data, "audio/ogg")}
+        if args.multipart:
+            files = {"file": ("message.ogg", data, args.content_type)}
             response = httpx.post(f"{url}/v1/voice", headers=headers, files=files, timeout=300)
         else:
-            headers["Content-Type"] = "audio/ogg"
+            headers["Content-Type"] = args.content_type
             response = httpx.post(f"{url}/v1/voice", headers=headers, content=data, timeout=300)
     except httpx.HTTPError as exc:
         return type(exc).__name__
@@ -159,7 +162,7 @@ def measure(root: Path, args: argparse.Namespace) -> dict[str, Any]:
         log = Path(tmp) / "server.log"
         process, url, admin_key = start_server(root, Path(tmp) / "data", log)
         try:
-            warm = upload(url, admin_key, os.urandom(4096), args.multipart)
+            warm = upload(url, admin_key, os.urandom(4096), args)
             before = settle(process.pid)
             sampler = Sampler(process.pid)
             sampler.start()
@@ -167,7 +170,7 @@ def measure(root: Path, args: argparse.Namespace) -> dict[str, Any]:
             with ThreadPoolExecutor(max_workers=args.uploads) as pool:
                 statuses = list(
                     pool.map(
-                        lambda _: upload(url, admin_key, data, args.multipart),
+                        lambda _: upload(url, admin_key, data, args),
                         range(args.uploads),
                     )
                 )
@@ -184,6 +187,7 @@ def measure(root: Path, args: argparse.Namespace) -> dict[str, Any]:
         "uploads": args.uploads,
         "mib_each": args.mib,
         "multipart": args.multipart,
+        "content_type": args.content_type,
         "warm_up_status": warm,
         "statuses": dict(Counter(statuses)),
         "seconds": round(seconds, 2),
@@ -200,10 +204,11 @@ def measure(root: Path, args: argparse.Namespace) -> dict[str, Any]:
 def report(label: str, result: dict[str, Any]) -> None:
     kind = "multipart" if result["multipart"] else "raw"
     print(
-        f"\n== {label}: {result['root']} "
-        f"({result['uploads']} x {result['mib_each']} MiB {kind} uploads at once)"
+        f"\n== {label}: {result['root']} ({result['uploads']} x {result['mib_each']} MiB "
+        f"{kind} {result['content_type']} uploads at once)"
     )
     for key in (
+        "warm_up_status",
         "statuses",
         "seconds",
         "rss_before_mb",
@@ -222,6 +227,7 @@ def main() -> int:
     parser.add_argument("--uploads", type=int, default=30, help="concurrent uploads")
     parser.add_argument("--mib", type=float, default=10.0, help="size of each upload (MiB)")
     parser.add_argument("--multipart", action="store_true", help="multipart forms, not raw bodies")
+    parser.add_argument("--content-type", default="audio/ogg", help="the declared type")
     parser.add_argument("--root", default=str(ROOT), help="the checkout whose server runs")
     parser.add_argument("--baseline", help="another checkout, measured the same way")
     parser.add_argument("--json", help="write the figures to this file")
