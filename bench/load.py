@@ -197,6 +197,7 @@ class Ledger:
     retried_answered: int = 0  # ... and were answered in the end
     gave_up: int = 0  # turns never answered (retries ran out, or a final refusal)
     refusals: Counter[str] = field(default_factory=Counter)  # final non-retryable answers
+    retry_causes: Counter[str] = field(default_factory=Counter)  # answers that led to a retry
     in_flight: int = 0  # turns being sent (or retried) now
     stopping: bool = False  # the load is over: no new task starts, turns in flight finish
 
@@ -222,6 +223,13 @@ def _retry_wait(status: int, headers: Any, attempt: int) -> float | None:
     if retry_after and str(retry_after).isdigit():
         return min(float(retry_after), backoff)
     return backoff
+
+
+def _error_code(response: Any) -> str:
+    try:
+        return str(response.json()["error"]["code"])
+    except (ValueError, KeyError, TypeError):
+        return ""
 
 
 class Customer(FastHttpUser):
@@ -304,11 +312,15 @@ class Customer(FastHttpUser):
                 run.acknowledged += 1
                 run.retried_answered += attempt > 0
                 return
+            cause = "no connection" if status == 0 else f"HTTP {status}"
+            if status == 409:
+                cause += " " + _error_code(response)
             wait = _retry_wait(status, response.headers, attempt)
             if wait is None or time.monotonic() + wait > deadline:
                 run.gave_up += 1
-                run.refusals[f"HTTP {status}"] += 1
+                run.refusals[cause] += 1
                 return
+            run.retry_causes[cause] += 1
             gevent.sleep(wait)
 
     @task(3)
@@ -494,6 +506,7 @@ def run_once(root: Path, args: argparse.Namespace) -> dict[str, Any]:
             "gave_up": run.gave_up,
             "unfinished": run.turns - run.acknowledged - run.gave_up,
             "refusals": dict(run.refusals),
+            "retry_causes": dict(run.retry_causes),
         },
         "exactly_once": check,
         "client_exceptions": crashes,
@@ -519,6 +532,8 @@ def report(label: str, result: dict[str, Any]) -> None:
         print(result["client_exceptions"][0])
     if turns["refusals"]:
         print(f"turn_refusals={json.dumps(turns['refusals'])}")
+    if turns["retry_causes"]:
+        print(f"turn_retry_causes={json.dumps(turns['retry_causes'])}")
     for key, value in check.items():
         print(f"exactly_once_{key}={value}")
     for key, value in result.get("kill_restart", {}).items():
@@ -559,13 +574,13 @@ def main() -> int:
     mode = "kill-restart" if args.kill_restart else "steady"
     print(f"mode={mode} users={args.users} duration_s={args.duration} cpus={os.cpu_count()}")
 
-    results = {"current": run_once(Path(args.root).resolve(), args)}
-    report("current", results["current"])
+    results = {"run": run_once(Path(args.root).resolve(), args)}
+    report("run", results["run"])
     if args.baseline:
         results["baseline"] = run_once(Path(args.baseline).resolve(), args)
         report("baseline", results["baseline"])
-        current, base = results["current"]["rows"], results["baseline"]["rows"]
-        print("\n== current / baseline")
+        current, base = results["run"]["rows"], results["baseline"]["rows"]
+        print("\n== run / baseline")
         for name in ROWS:
             if name in current and name in base and base[name]["rps"] and base[name]["p50_ms"]:
                 print(
@@ -576,7 +591,7 @@ def main() -> int:
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text(json.dumps(results, indent=2) + "\n")
-    ok = passed(results["current"])
+    ok = passed(results["run"])
     print(f"\nexactly_once_and_retries_answered={'yes' if ok else 'NO'}")
     return 0 if ok else 1
 
