@@ -16,6 +16,7 @@ $(BIN)/.installed: pyproject.toml
 	$(BIN)/pip install -q torch==2.13.0
 	$(BIN)/pip install -q -e ".[ml,voice,aws]"
 	$(BIN)/pip install -q --no-deps openai-whisper==20250625
+	$(BIN)/pip install -q --no-deps animal-mnist==0.4
 	touch $@
 
 $(BIN)/.installed-dev: $(BIN)/.installed

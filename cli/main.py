@@ -7,6 +7,10 @@
     lambdesk intents train --tenant T --data FILE.csv [--responses FILE.yaml]
     lambdesk intents predict --tenant T --data FILE.csv --out FILE.jsonl
     lambdesk knowledge add --tenant T PATH...
+    lambdesk vision train --tenant T (--data DIR | --dataset cifar10 --data-dir DIR
+                          | --dataset digits | --dataset animal-mnist) [--epochs N]
+    lambdesk vision default                         the model of tenants without their own
+    lambdesk vision classify --tenant T IMAGE...
     lambdesk say TEXT --out FILE.ogg                speaks TEXT (a voice message to try)
     lambdesk serve [--host H] [--port P]
     lambdesk demo                                   prepares the demo tenant (first run only)
@@ -21,7 +25,7 @@ import os
 import sys
 from collections.abc import Sequence
 
-from cli import commands
+from cli import commands, vision
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -81,6 +85,8 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("--tenant", required=True)
     add.add_argument("paths", nargs="+", metavar="PATH")
     add.set_defaults(func=commands.knowledge_add)
+
+    vision.add_parser(sub)
 
     say = sub.add_parser("say", help="speak a text into an audio file (a voice message to try)")
     say.add_argument("text")

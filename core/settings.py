@@ -48,6 +48,10 @@ class Settings(BaseSettings):
     asr_engine: Literal["faster-whisper", "openai-whisper"] = "faster-whisper"
     asr_model: Literal["tiny.en", "base"] = "base"
 
+    # The vision model a tenant without its own is served (`lambdesk vision default` builds it);
+    # None: <data_dir>/models/vision-default. The vision image bakes one in.
+    vision_default_model_dir: Path | None = None
+
     # Default limits (a tenant may override the per-tenant ones).
     max_text_chars: int = Field(default=2000, gt=0)
     max_json_body_bytes: int = Field(default=64 * 1024, gt=0)
@@ -55,6 +59,7 @@ class Settings(BaseSettings):
     max_audio_bytes: int = Field(default=10 * 1024 * 1024, gt=0)
     max_audio_seconds: float = Field(default=120.0, gt=0)
     max_image_bytes: int = Field(default=5 * 1024 * 1024, gt=0)
+    max_image_pixels: int = Field(default=36_000_000, gt=0)  # decompression bombs
     turns_per_minute: int = Field(default=100, gt=0)
     # Throttles of work nobody has a session for yet (429 with Retry-After when exceeded).
     sessions_per_minute_per_client: int = Field(default=30, gt=0)  # per widget key + address

@@ -1,0 +1,1 @@
+"""The vision skill: image classification per tenant (ONNX Runtime, no torch at run time)."""
