@@ -13,12 +13,11 @@ once received, before it is stored or probed: the receiving alone.)
 Memory is read from `/proc/<pid>/status` of the server process: `VmRSS` sampled every 10 ms
 (before, the sampled peak, and after the uploads once the server is idle again) and `VmHWM`,
 the kernel's own high-water mark. One small upload first loads the modules the route uses, so
-"before" is a warm, idle server. `--root PATH` serves the code of another checkout (with this
-interpreter); `--baseline PATH` measures another checkout too, in the same invocation, and
-prints the ratios.
+"before" is a warm, idle server. `--root PATH` (repeatable) measures the server of another
+checkout too (with this interpreter), in the same invocation, and prints the ratios.
 
     .venv/bin/python bench/upload_memory.py [--uploads 30] [--mib 10] [--multipart]
-        [--content-type TYPE] [--root PATH] [--baseline PATH] [--json FILE]
+        [--content-type TYPE] [--root OTHER_CHECKOUT ...] [--json FILE]
 """
 
 from __future__ import annotations
@@ -86,6 +85,7 @@ def start_server(root: Path, data_dir: Path, log: Path) -> tuple[subprocess.Pope
     """The server of the checkout at `root` over a new tenant: (process, base URL, admin key)."""
     env = {
         **os.environ,
+        "PYTHONPATH": str(root),
         "LAMBDESK_DATA_DIR": str(data_dir),
         "LAMBDESK_LOG_STDOUT": "false",
         "LAMBDESK_WARMUP": "false",
@@ -228,22 +228,29 @@ def main() -> int:
     parser.add_argument("--mib", type=float, default=10.0, help="size of each upload (MiB)")
     parser.add_argument("--multipart", action="store_true", help="multipart forms, not raw bodies")
     parser.add_argument("--content-type", default="audio/ogg", help="the declared type")
-    parser.add_argument("--root", default=str(ROOT), help="the checkout whose server runs")
-    parser.add_argument("--baseline", help="another checkout, measured the same way")
+    parser.add_argument(
+        "--root",
+        type=Path,
+        action="append",
+        default=[],
+        help="also measure another checkout's server; repeatable",
+    )
     parser.add_argument("--json", help="write the figures to this file")
     args = parser.parse_args()
     print(f"uploads={args.uploads} mib_each={args.mib} cpus={os.cpu_count()}")
 
-    results = {"current": measure(Path(args.root).resolve(), args)}
-    report("current", results["current"])
-    if args.baseline:
-        results["baseline"] = measure(Path(args.baseline).resolve(), args)
-        report("baseline", results["baseline"])
-        current, base = results["current"], results["baseline"]
-        print("\n== current / baseline")
+    roots = [ROOT, *(r.resolve() for r in args.root)]
+    results: dict[str, dict[str, Any]] = {}
+    for root in roots:
+        results[str(root)] = measure(root, args)
+        report("this checkout" if root == ROOT else root.name, results[str(root)])
+    mine = results[str(ROOT)]
+    for root in roots[1:]:
+        other = results[str(root)]
+        print(f"\n== this checkout / {root.name}")
         for key in ("peak_increase_mb", "held_after_mb"):
-            ratio = current[key] / base[key] if base[key] > 0 else float("nan")
-            print(f"{key}: {current[key]} vs {base[key]} (x{ratio:.2f})")
+            ratio = mine[key] / other[key] if other[key] > 0 else float("nan")
+            print(f"{key}: {mine[key]} vs {other[key]} (x{ratio:.2f})")
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text(json.dumps(results, indent=2) + "\n")
