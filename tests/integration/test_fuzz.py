@@ -9,9 +9,9 @@ without models). Its throttles are set high so the fuzzer meets the routes, not 
 parameters are drawn half the time from resources that exist (sessions, a finished voice job, a
 document, a bot reply), so the fuzzer reaches past the 404s.
 
-Bounded for CI: deterministic generation (every run sends the same cases), a few examples per
-operation, a time limit per run. The totals (operations, examples, failures) are printed and
-written to `.artifacts/fuzz/`.
+Bounded for CI: deterministic generation (every run sends the same cases) and a few examples
+per operation and phase, about 700 requests a run. The totals (operations, examples, failures)
+are printed and written to `.artifacts/fuzz/`.
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / ".artifacts" / "fuzz"
 ORIGIN = "https://shop.acme.example"
 MAX_EXAMPLES = 10  # per operation and phase: about 700 requests, under a minute a run
-RUN_TIMEOUT_S = 150  # a run that takes longer fails (CI's budget), it is not cut short
+RUN_TIMEOUT_S = 400  # a hang guard (the example counts bound a run, not a clock)
 CHECKS = (
     "not_a_server_error",
     "status_code_conformance",
@@ -314,13 +314,13 @@ def fuzz(
         done = subprocess.run(
             command,
             cwd=workdir,
-            env={**os.environ, "SCHEMATHESIS_TELEMETRY": "false", "NO_COLOR": "1"},
+            env={**os.environ, "NO_COLOR": "1"},
             capture_output=True,
             text=True,
             timeout=RUN_TIMEOUT_S,
         )
     except subprocess.TimeoutExpired:
-        pytest.fail(f"the {name} run took over {RUN_TIMEOUT_S} s (the CI budget)")
+        pytest.fail(f"the {name} run hung (over {RUN_TIMEOUT_S} s)")
     output = done.stdout + done.stderr
     (ARTIFACTS / f"{name}.txt").write_text(output)
     assert report_path.exists(), output[-4000:]
@@ -347,5 +347,8 @@ def test_fuzzing_finds_no_server_error_and_no_undocumented_answer(
     )
     totals = target.totals[credential]
     print(f"\n{credential}: {json.dumps(totals)}")
-    assert report["exit_code"] == 0 and totals["failures"] == 0, output[-6000:]
-    assert totals["operations"] == report["operations"]["selected"] >= 18, output[-2000:]
+    failures = output[output.find("FAILURES") :] if "FAILURES" in output else output[-4000:]
+    assert report["exit_code"] == 0 and totals["failures"] == 0, failures[:12000]
+    schema = httpx.get(f"{target.base_url}/openapi.json").json()
+    operations = sum(len(methods) for methods in schema["paths"].values())
+    assert totals["operations"] == operations, output[-2000:]  # every operation was run
