@@ -347,6 +347,7 @@ class HealthProbe(FastHttpUser):
 
     @task
     def healthz(self) -> None:
+        ledger()  # stops with the customers
         self.client.get("/healthz", name=HEALTH)
 
 
@@ -485,10 +486,11 @@ def run_once(root: Path, args: argparse.Namespace) -> dict[str, Any]:
             if killer is not None:
                 killer.join()
             run.stopping = True  # no new task; the turns in flight (and their retries) finish
+            seconds = time.monotonic() - started
             drain_until = time.monotonic() + args.retry_timeout + 10
             while run.in_flight and time.monotonic() < drain_until:
                 gevent.sleep(0.05)
-            seconds = time.monotonic() - started
+            drain_s = time.monotonic() - started - seconds
             runner.quit()
             figures = rows(env.stats, seconds)
             crashes = [row["traceback"] for row in runner.exceptions.values()]
@@ -498,6 +500,7 @@ def run_once(root: Path, args: argparse.Namespace) -> dict[str, Any]:
     return {
         "root": str(root),
         "seconds": round(seconds, 1),
+        "drain_s": round(drain_s, 1),
         "users": args.users,
         "sessions": len(run.conversations),
         "rows": {name: asdict(row) for name, row in figures.items()},
@@ -518,7 +521,10 @@ def run_once(root: Path, args: argparse.Namespace) -> dict[str, Any]:
 
 
 def report(label: str, result: dict[str, Any]) -> None:
-    print(f"\n== {label}: {result['root']} ({result['users']} customers, {result['seconds']} s)")
+    print(
+        f"\n== {label}: {result['root']} ({result['users']} customers, {result['seconds']} s, "
+        f"then {result['drain_s']} s for the turns in flight)"
+    )
     header = ("requests", "errors", "rps", "p50_ms", "p95_ms", "p99_ms")
     print(f"{'request':34} " + " ".join(f"{h:>8}" for h in header))
     for name, row in result["rows"].items():
