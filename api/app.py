@@ -33,6 +33,7 @@ from api.routes import (
     pages,
     sessions,
     voice,
+    widget,
 )
 from core.bootstrap import Services, build_services
 from core.settings import Settings, get_settings
@@ -130,6 +131,7 @@ def create_app(services: Services | None = None) -> FastAPI:
         feedback,
         intents,
         pages,
+        widget,
     ):
         app.include_router(module.router)
     return app
