@@ -34,6 +34,8 @@ COPY --from=export /opt/models/ /opt/models/
 
 COPY core/ ${LAMBDA_TASK_ROOT}/core/
 COPY infra/ ${LAMBDA_TASK_ROOT}/infra/
+COPY training/__init__.py ${LAMBDA_TASK_ROOT}/training/__init__.py
+COPY training/workflows/ ${LAMBDA_TASK_ROOT}/training/workflows/
 COPY knowledge/ ${LAMBDA_TASK_ROOT}/knowledge/
 COPY skills/__init__.py skills/encoder.py skills/onnx_encoder.py ${LAMBDA_TASK_ROOT}/skills/
 COPY skills/retrieval/ ${LAMBDA_TASK_ROOT}/skills/retrieval/

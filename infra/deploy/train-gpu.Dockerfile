@@ -28,8 +28,7 @@ boto3==1.44.8
 REQS
 WORKDIR /opt/program
 COPY core/ core/
-COPY infra/__init__.py infra/__init__.py
-COPY infra/aws/ infra/aws/
+COPY infra/ infra/
 COPY skills/__init__.py skills/encoder.py skills/onnx_encoder.py skills/
 COPY skills/intent/ skills/intent/
 COPY training/ training/

@@ -28,8 +28,7 @@ aws-lambda-powertools==3.37.0
 REQS
 
 COPY core/ ${LAMBDA_TASK_ROOT}/core/
-COPY infra/__init__.py ${LAMBDA_TASK_ROOT}/infra/__init__.py
-COPY infra/aws/ ${LAMBDA_TASK_ROOT}/infra/aws/
+COPY infra/ ${LAMBDA_TASK_ROOT}/infra/
 COPY skills/__init__.py skills/encoder.py skills/onnx_encoder.py ${LAMBDA_TASK_ROOT}/skills/
 COPY skills/intent/ ${LAMBDA_TASK_ROOT}/skills/intent/
 COPY training/ ${LAMBDA_TASK_ROOT}/training/

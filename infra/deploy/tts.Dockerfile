@@ -24,6 +24,8 @@ REQS
 
 COPY core/ ${LAMBDA_TASK_ROOT}/core/
 COPY infra/ ${LAMBDA_TASK_ROOT}/infra/
+COPY training/__init__.py ${LAMBDA_TASK_ROOT}/training/__init__.py
+COPY training/workflows/ ${LAMBDA_TASK_ROOT}/training/workflows/
 COPY knowledge/ ${LAMBDA_TASK_ROOT}/knowledge/
 COPY skills/ ${LAMBDA_TASK_ROOT}/skills/
 RUN python -m compileall -q ${LAMBDA_TASK_ROOT}

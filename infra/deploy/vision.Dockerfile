@@ -34,6 +34,8 @@ COPY --from=train /opt/models/ /opt/models/
 
 COPY core/ ${LAMBDA_TASK_ROOT}/core/
 COPY infra/ ${LAMBDA_TASK_ROOT}/infra/
+COPY training/__init__.py ${LAMBDA_TASK_ROOT}/training/__init__.py
+COPY training/workflows/ ${LAMBDA_TASK_ROOT}/training/workflows/
 COPY skills/__init__.py ${LAMBDA_TASK_ROOT}/skills/
 COPY skills/vision/ ${LAMBDA_TASK_ROOT}/skills/vision/
 # Compile once at build time: cold starts then skip bytecode compilation.

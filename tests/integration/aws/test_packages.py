@@ -108,6 +108,9 @@ def test_the_api_zip_holds_every_module_it_reaches_and_serves_voice(
     modules = sorted(reachable("api.lambda_handler"))
     missing = [m for m in modules if module_file(m, unzipped) is None]
     assert missing == [], f"not in the API zip: {missing}"
+    # the training workflows' definitions (a training job runs one) are data beside their module
+    shipped = {p.name for p in (unzipped / "training" / "workflows").glob("*.asl.json")}
+    assert shipped == {p.name for p in (ROOT / "training" / "workflows").glob("*.asl.json")}
     assert not (unzipped / "devtools").exists() and not (unzipped / "skills").exists()
 
     # The functions the API calls run here, from the source tree: the real asr and tts skills
@@ -215,6 +218,8 @@ print(json.dumps({{
 
 _COPY = re.compile(r"^COPY\s+(?!--from)(.+?)\s+(\S+)\s*$")
 _CMD = re.compile(r'^CMD\s+\["([\w.]+)\.handler"\]')
+# A SageMaker training image runs a module instead of a Lambda handler.
+_ENTRYPOINT = re.compile(r'^ENTRYPOINT\s+\["python",\s*"-m",\s*"([\w.]+)"\]')
 
 
 def _image(dockerfile: Path) -> tuple[str, set[str]]:
@@ -234,7 +239,7 @@ def _image(dockerfile: Path) -> tuple[str, set[str]]:
                     )
                 elif path.is_file():
                     copied.add(source)
-        elif match := _CMD.match(line.strip()):
+        elif match := _CMD.match(line.strip()) or _ENTRYPOINT.match(line.strip()):
             handler = match.group(1)
     return handler, copied
 
