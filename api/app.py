@@ -27,10 +27,12 @@ from api.routes import (
     feedback,
     handoffs,
     health,
+    images,
     jobs,
     knowledge,
     pages,
     sessions,
+    videos,
     voice,
 )
 from core.bootstrap import Services, build_services
@@ -122,6 +124,8 @@ def create_app(services: Services | None = None) -> FastAPI:
         sessions,
         chat,
         voice,
+        images,
+        videos,
         jobs,
         handoffs,
         knowledge,

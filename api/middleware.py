@@ -46,17 +46,28 @@ _BODY_METHODS = {"POST", "PUT", "PATCH"}
 _UPLOADS = ("/v1/knowledge/documents", "/v1/intents", "/v1/voice", "/v1/images", "/v1/videos")
 
 
+def base64_size(size: int) -> int:
+    """Characters of `size` bytes in base64."""
+    return 4 * ((size + 2) // 3)
+
+
 def body_limit(settings: Settings, path: str) -> tuple[int, str]:
-    """The largest body a route accepts, and the setting it comes from."""
+    """The largest body a route accepts, and the setting it comes from. An image may come as
+    base64 in JSON (classify, a chat message): those routes allow its base64 size, and the
+    decoded bytes are held to `max_image_bytes` where they are read."""
+    image_b64 = base64_size(settings.max_image_bytes)
     uploads = (
         ("/v1/knowledge/documents", settings.max_document_bytes, "max_document_bytes"),
         ("/v1/intents", settings.max_document_bytes, "max_document_bytes"),
         ("/v1/voice", settings.max_audio_bytes, "max_audio_bytes"),
-        ("/v1/images", settings.max_image_bytes, "max_image_bytes"),
+        ("/v1/images", image_b64, "max_image_bytes"),
+        ("/v1/videos", settings.max_video_bytes, "max_video_bytes"),
     )
     for prefix, limit, name in uploads:
         if path.startswith(prefix):
             return limit + MULTIPART_SLACK_BYTES, name
+    if path == "/v1/chat":
+        return settings.max_json_body_bytes + image_b64, "max_json_body_bytes + max_image_bytes"
     return settings.max_json_body_bytes, "max_json_body_bytes"
 
 
