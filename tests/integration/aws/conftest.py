@@ -37,7 +37,7 @@ def as_lambda(
     return handler
 
 
-ENTRYPOINTS = ("intent", "retrieval", "asr", "tts", "voice")
+ENTRYPOINTS = ("intent", "retrieval", "asr", "tts", "voice", "vision", "video")
 
 
 def forget_entrypoints(local_aws: LocalAws) -> None:
