@@ -6,6 +6,9 @@ classify image files with the tenant's current model (through the SkillInvoker, 
     lambdesk vision train --tenant T --dataset digits|animal-mnist [--epochs N] [--width W]
     lambdesk vision default [--force]       the model of tenants without one (digits)
     lambdesk vision classify --tenant T IMAGE... [--top K]
+    lambdesk vision settings --tenant T [--responses FILE.yaml] [--threshold P]
+                             [--blocked LABEL,...] [--moderation-threshold P]
+                            images in chat (label → answer) and video moderation (blocked labels)
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from cli.commands import CliError, _print_json, _say, _services, _tenant
+from cli.commands import CliError, _load_responses, _print_json, _say, _services, _tenant
 from core.bootstrap import Services
 from core.errors import LambdeskError
 
@@ -49,6 +52,24 @@ def add_parser(sub: Any) -> None:
     classify.add_argument("images", nargs="+", metavar="IMAGE")
     classify.add_argument("--top", type=int, default=3, help="labels per image (default 3)")
     classify.set_defaults(func=vision_classify)
+
+    settings = vision.add_parser(
+        "settings", help="answers to image labels in chat, and the labels video moderation flags"
+    )
+    settings.add_argument("--tenant", required=True)
+    settings.add_argument(
+        "--responses", help="YAML mapping of an image label to the bot's answer (replaces them)"
+    )
+    settings.add_argument(
+        "--threshold", type=float, help="the least score a label needs to be answered (0-1)"
+    )
+    settings.add_argument(
+        "--blocked", help="comma-separated labels a moderated video is flagged for ('' clears)"
+    )
+    settings.add_argument(
+        "--moderation-threshold", type=float, help="the least score that flags a frame (0-1)"
+    )
+    settings.set_defaults(func=vision_settings)
 
 
 def _positive(name: str, value: int | None) -> None:
@@ -175,6 +196,10 @@ def classify_files(
             except LambdeskError as exc:
                 rows.append({"file": raw, "error": exc.message})
                 continue
+            fault = result.get("fault")
+            if isinstance(fault, dict):  # not an image, undecodable, too large: the file's fault
+                rows.append({"file": raw, "error": str(fault.get("message", "refused"))})
+                continue
             rows.append({"file": raw, **result})
         return rows
 
@@ -195,3 +220,58 @@ def vision_classify(args: argparse.Namespace) -> int:
     if failed:
         print(f"{failed} of {len(rows)} images could not be classified", file=sys.stderr)
     return 1 if failed else 0
+
+
+def _probability(name: str, value: float | None) -> None:
+    if value is not None and not 0.0 <= value <= 1.0:
+        raise CliError(f"--{name} must be between 0 and 1")
+
+
+def update_image_settings(
+    services: Services,
+    *,
+    tenant_id: str,
+    responses: str | None = None,
+    threshold: float | None = None,
+    blocked: str | None = None,
+    moderation_threshold: float | None = None,
+) -> dict[str, Any]:
+    """Change what was given, keep the rest; the tenant's image settings as they are now."""
+    tenant = _tenant(services, tenant_id)
+    _probability("threshold", threshold)
+    _probability("moderation-threshold", moderation_threshold)
+    update: dict[str, Any] = {}
+    if responses is not None:
+        update["image_responses"] = _load_responses(Path(responses))
+    if threshold is not None:
+        update["image_threshold"] = threshold
+    if blocked is not None:
+        update["blocked_labels"] = [label.strip() for label in blocked.split(",") if label.strip()]
+    if moderation_threshold is not None:
+        update["moderation_threshold"] = moderation_threshold
+    if update:
+        tenant = services.tenants.update_tenant(tenant.model_copy(update=update))
+    return {
+        "tenant_id": tenant.tenant_id,
+        "image_responses": tenant.image_responses,
+        "image_threshold": tenant.image_threshold,
+        "blocked_labels": tenant.blocked_labels,
+        "moderation_threshold": tenant.moderation_threshold,
+    }
+
+
+def vision_settings(args: argparse.Namespace) -> int:
+    services = _services()
+    try:
+        shown = update_image_settings(
+            services,
+            tenant_id=args.tenant,
+            responses=args.responses,
+            threshold=args.threshold,
+            blocked=args.blocked,
+            moderation_threshold=args.moderation_threshold,
+        )
+    finally:
+        services.close()
+    _print_json(shown)
+    return 0
