@@ -2,7 +2,8 @@
 
 Domain errors (`core.errors.LambdeskError`) carry their own status and code; FastAPI's validation
 errors become 422 (malformed JSON: 400 `invalid_json`); Starlette's 404/405 keep their status;
-anything unexpected is logged and becomes a 500 without internals in the body.
+anything unexpected is logged and becomes a 500 without internals in the body. Messages that
+echo the request (`session '...' not found`) have personal data masked, like the logs.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from core.errors import LambdeskError
+from core.redaction import redact
 
 logger = logging.getLogger("lambdesk.api")
 
@@ -75,7 +77,8 @@ API_ERRORS = error_responses(400, 401, 403, 404, 409, 413, 415, 422, 429, 503)
 
 
 def error_body(code: str, message: str) -> dict[str, Any]:
-    return {"error": {"code": code, "message": message}}
+    """The error document; personal data a message echoes from the request is masked."""
+    return {"error": {"code": code, "message": redact(message)}}
 
 
 def error_response(

@@ -23,7 +23,7 @@ from core.models import Tenant
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEMO_DIR = REPO_ROOT / "demo"
 DEMO_TENANT = "demo-bank"
-KNOWLEDGE_SUFFIXES = {".md", ".markdown", ".txt", ".html", ".htm"}
+KNOWLEDGE_SUFFIXES = {".md", ".markdown", ".txt", ".html", ".htm", ".pdf"}
 
 
 class CliError(Exception):
@@ -243,7 +243,7 @@ def add_knowledge(services: Services, *, tenant_id: str, paths: list[str]) -> li
     _tenant(services, tenant_id)
     files = _knowledge_files(paths)
     if not files:
-        raise CliError("no documents found (accepted: .md, .txt, .html)")
+        raise CliError("no documents found (accepted: .md, .txt, .html, .pdf)")
 
     async def run() -> list[dict[str, Any]]:
         added = []
@@ -260,6 +260,8 @@ def add_knowledge(services: Services, *, tenant_id: str, paths: list[str]) -> li
                 skills=services.skills,
                 max_bytes=services.settings.max_document_bytes,
                 timeout=services.settings.index_timeout_s,
+                max_parse_seconds=services.settings.max_parse_seconds,
+                max_pages=services.settings.max_pdf_pages,
             )
             _say(f"[{number}/{len(files)}] {path.name}: {info.chunks} chunks ({info.doc_id})")
             added.append(info.model_dump(mode="json"))

@@ -34,6 +34,7 @@ from core.conversation import ConversationService
 from core.erasure import ErasureService
 from core.handoff import HandoffService
 from core.jobs import InvokerDispatcher, JobDispatcher, JobService
+from core.logging import install_log_redaction
 from core.ports import (
     AnalyticsStore,
     BlobStore,
@@ -234,7 +235,9 @@ def build_services(
     settings: Settings | None = None, *, skills: SkillInvoker | None = None
 ) -> Services:
     """Every port and service for `settings` (the process settings by default). `skills`
-    replaces the backend's skill invoker (tests pass one with fast fake skills)."""
+    replaces the backend's skill invoker (tests pass one with fast fake skills). Log records of
+    the process are redacted from here on (`core.logging.install_log_redaction`)."""
+    install_log_redaction()
     settings = settings or get_settings()
     ports = _aws_ports(settings) if settings.backend == "aws" else _local_ports(settings)
     if skills is not None:

@@ -62,6 +62,8 @@ class Settings(BaseSettings):
     max_text_chars: int = Field(default=2000, gt=0)
     max_json_body_bytes: int = Field(default=64 * 1024, gt=0)
     max_document_bytes: int = Field(default=10 * 1024 * 1024, gt=0)
+    max_parse_seconds: float = Field(default=10.0, gt=0)  # time budget to parse one document
+    max_pdf_pages: int = Field(default=500, gt=0)
     max_audio_bytes: int = Field(default=10 * 1024 * 1024, gt=0)
     max_audio_seconds: float = Field(default=120.0, gt=0)
     max_image_bytes: int = Field(default=5 * 1024 * 1024, gt=0)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-_HEADING = re.compile(r"^(#{1,6})\s+(.+?)\s*$")
+_HEADING = re.compile(r"^(#{1,6})\s+(\S.*)$")  # on a stripped line; no backtracking
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(])")
 HEADING_SEPARATOR = " › "
 

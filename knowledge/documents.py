@@ -1,12 +1,15 @@
 """Knowledge-base service functions the API and the CLI call: add, list, delete, search.
 
-They never load a model: parsing happens here, embedding and indexing happen in the retrieval
-skill, reached through the `SkillInvoker` port (in-process locally, a Lambda on AWS). Adding is
-all-or-nothing: a document whose indexing fails is removed again before the error propagates.
+They never load a model: parsing happens here, in a worker thread (never on the event loop) and
+under a time budget; embedding and indexing happen in the retrieval skill, reached through the
+`SkillInvoker` port (in-process locally, a Lambda on AWS). Adding is all-or-nothing: nothing is
+stored for a document that cannot be parsed in time, and a document whose indexing fails is
+removed again before the error propagates.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import logging
@@ -19,7 +22,9 @@ from core.errors import BadRequest, NotFound, PayloadTooLarge
 from core.ids import new_ulid
 from core.models import utcnow
 from core.ports import BlobStore, SkillInvoker
-from knowledge.ingest import detect_format, parse_document
+from knowledge.ingest import parse_document
+from knowledge.parse_budget import DEFAULT_MAX_PARSE_SECONDS, ParseBudget
+from knowledge.pdf_text import DEFAULT_MAX_PDF_PAGES
 from knowledge.store import (
     DOCS_PREFIX,
     delete_chunks,
@@ -32,7 +37,6 @@ from knowledge.store import (
 logger = logging.getLogger(__name__)
 
 RETRIEVAL = "retrieval"
-_MEDIA_TYPES = {"text": "text/plain", "markdown": "text/markdown", "html": "text/html"}
 MAX_TOP_K = 20
 
 
@@ -73,21 +77,32 @@ async def add_document(
     skills: SkillInvoker,
     max_bytes: int,
     timeout: float,
+    max_parse_seconds: float = DEFAULT_MAX_PARSE_SECONDS,
+    max_pages: int = DEFAULT_MAX_PDF_PAGES,
 ) -> DocumentInfo:
-    """Validate, parse, store and index one document.
+    """Validate, parse (in a worker thread, within `max_parse_seconds`), store and index one
+    document.
 
     Raises `PayloadTooLarge` (413, naming the limit), `UnsupportedMediaType` (415),
-    `Unprocessable` (422), or the skill's error, in which case nothing stays stored.
+    `Unprocessable` (422; `document_too_complex` past the parse budget), or the skill's error, in
+    which case nothing stays stored.
     """
     if len(data) > max_bytes:
         raise PayloadTooLarge(f"document is {len(data):,} bytes; the limit is {max_bytes:,} bytes")
-    parsed = parse_document(filename=filename, content_type=content_type, data=data)
+    parsed = await asyncio.to_thread(
+        parse_document,
+        filename=filename,
+        content_type=content_type,
+        data=data,
+        budget=ParseBudget(max_parse_seconds),
+        max_pages=max_pages,
+    )
     doc_id = new_ulid()
     record: dict[str, Any] = {
         "doc_id": doc_id,
         "title": parsed.title,
         "filename": filename or "",
-        "content_type": _MEDIA_TYPES[detect_format(filename=filename, content_type=content_type)],
+        "content_type": parsed.media_type,
         "text": parsed.text,
         "bytes": len(data),
         "created_at": utcnow().isoformat(),

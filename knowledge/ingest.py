@@ -1,27 +1,42 @@
-"""Turn an uploaded knowledge document (plain text, Markdown or HTML) into a title and clean text.
+"""Turn an uploaded knowledge document (plain text, Markdown, HTML or PDF) into a title and
+structured text.
 
-The text keeps the document's structure in one small Markdown-like form that `knowledge.chunking`
-reads: headings are `#` lines (HTML `<h2>` becomes `## ...`) and paragraphs are separated by blank
-lines. Anything else (PDF, images, archives, other binaries) is `UnsupportedMediaType` (415); a
-document with no readable text is `Unprocessable` (422).
+The text keeps the document's structure in the small Markdown-like form `knowledge.chunking`
+reads (see `knowledge.structured_text`): headings are `#` lines (HTML `<h2>` becomes `## ...`)
+and paragraphs are separated by blank lines. Each format has a maintained parser that runs in
+linear time (markdown-it-py, lxml, pypdf; imported when first used, so the API starts without
+them) and every parse runs under a time budget (`ParseBudget`): past it, `DocumentTooComplex`
+(422). Other types (images, archives, other binaries) are `UnsupportedMediaType` (415); a document
+with no readable text is `Unprocessable` (422). This is CPU work: callers on an event loop run it
+in a worker thread (`knowledge.documents.add_document` does).
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
 from core.errors import Unprocessable, UnsupportedMediaType
+from knowledge.parse_budget import ParseBudget
+from knowledge.pdf_text import DEFAULT_MAX_PDF_PAGES
+from knowledge.structured_text import has_body, normalise, short_title
 
-SUPPORTED = "plain text (.txt), Markdown (.md) or HTML (.html)"
+SUPPORTED = "plain text (.txt), Markdown (.md), HTML (.html) or PDF (.pdf)"
 
+MEDIA_TYPES = {
+    "text": "text/plain",
+    "markdown": "text/markdown",
+    "html": "text/html",
+    "pdf": "application/pdf",
+}
 _TYPES = {
     "text/plain": "text",
     "text/markdown": "markdown",
     "text/x-markdown": "markdown",
     "text/html": "html",
     "application/xhtml+xml": "html",
+    "application/pdf": "pdf",
+    "application/x-pdf": "pdf",
 }
 _EXTENSIONS = {
     ".txt": "text",
@@ -32,6 +47,7 @@ _EXTENSIONS = {
     ".html": "html",
     ".htm": "html",
     ".xhtml": "html",
+    ".pdf": "pdf",
 }
 # Content types that say nothing specific: the file name decides.
 _GENERIC = {"", "application/octet-stream", "text/plain", "binary/octet-stream"}
@@ -47,18 +63,21 @@ _BINARY_MAGIC = (
     b"\xd0\xcf\x11\xe0",
 )
 
-_HEADING = re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$")
-_SETEXT = re.compile(r"^(=+|-+)\s*$")
-
 
 @dataclass(frozen=True)
 class ParsedDocument:
     title: str
     text: str
+    kind: str = "text"  # text, markdown, html or pdf
+
+    @property
+    def media_type(self) -> str:
+        return MEDIA_TYPES[self.kind]
 
 
 def detect_format(*, filename: str, content_type: str | None) -> str:
-    """`text`, `markdown` or `html`, from the content type and the file name; 415 otherwise."""
+    """`text`, `markdown`, `html` or `pdf`, from the content type and the file name; 415
+    otherwise."""
     media = (content_type or "").split(";")[0].strip().lower()
     suffix = PurePosixPath(filename or "").suffix.lower()
     if media in _TYPES and media not in _GENERIC:
@@ -73,23 +92,41 @@ def detect_format(*, filename: str, content_type: str | None) -> str:
     )
 
 
-def parse_document(*, filename: str, content_type: str | None, data: bytes) -> ParsedDocument:
-    """Parse an upload into a title and structured text (see the module docstring)."""
+def parse_document(
+    *,
+    filename: str,
+    content_type: str | None,
+    data: bytes,
+    budget: ParseBudget | None = None,
+    max_pages: int = DEFAULT_MAX_PDF_PAGES,
+) -> ParsedDocument:
+    """Parse an upload into a title and structured text (see the module docstring), within
+    `budget` (a fresh default budget when None) and, for a PDF, `max_pages`."""
     kind = detect_format(filename=filename, content_type=content_type)
-    if data.startswith(_BINARY_MAGIC):
-        raise UnsupportedMediaType(f"{filename or 'document'} is a binary file: upload {SUPPORTED}")
-    fallback_title = _title_from_filename(filename)
-    if kind == "html":
-        title, text = _parse_html(data)
+    name = filename or "document"
+    budget = budget if budget is not None else ParseBudget()
+    budget.start()
+    if kind == "pdf":
+        from knowledge.pdf_text import pdf_to_text
+
+        title, text = pdf_to_text(data, name=name, budget=budget, max_pages=max_pages)
+    elif data.startswith(_BINARY_MAGIC):
+        raise UnsupportedMediaType(f"{name} is a binary file: upload {SUPPORTED}")
+    elif kind == "html":
+        from knowledge.html_text import html_to_text
+
+        title, text = html_to_text(data, budget=budget)
+    elif kind == "markdown":
+        from knowledge.markdown_text import markdown_to_text
+
+        title, text = markdown_to_text(_decode(data), budget=budget)
     else:
-        raw = _decode(data)
-        if kind == "markdown":
-            title, text = _parse_markdown(raw)
-        else:
-            title, text = "", _normalise(raw)
-    if not any(line.strip() and not _HEADING.match(line) for line in text.split("\n")):
-        raise Unprocessable(f"{filename or 'document'} contains no text")
-    return ParsedDocument(title=title or fallback_title, text=text)
+        title, text = "", _decode(data)
+    text = normalise(text, budget=budget)
+    budget.check()
+    if not has_body(text):
+        raise Unprocessable(f"{name} contains no text")
+    return ParsedDocument(title=title or _title_from_filename(filename), text=text, kind=kind)
 
 
 # --------------------------------------------------------------------------- helpers
@@ -97,7 +134,7 @@ def parse_document(*, filename: str, content_type: str | None, data: bytes) -> P
 
 def _title_from_filename(filename: str) -> str:
     stem = PurePosixPath(filename or "").stem
-    return re.sub(r"[_-]+", " ", stem).strip() or "Untitled"
+    return short_title(stem.replace("_", " ").replace("-", " ")) or "Untitled"
 
 
 def _decode(data: bytes) -> str:
@@ -113,99 +150,3 @@ def _decode(data: bytes) -> str:
     if "\x00" in text:
         raise Unprocessable("document is not text (it contains NUL bytes)")
     return text
-
-
-def _normalise(text: str) -> str:
-    """Unix newlines, collapsed spaces inside lines, at most one blank line in a row."""
-    text = text.replace("\r\n", "\n").replace("\r", "\n")
-    lines = [re.sub(r"[ \t\f\v\u00a0]+", " ", line).strip() for line in text.split("\n")]
-    out: list[str] = []
-    for line in lines:
-        if not line and (not out or not out[-1]):
-            continue
-        out.append(line)
-    return "\n".join(out).strip()
-
-
-def _parse_markdown(raw: str) -> tuple[str, str]:
-    """Keep headings (setext headings become `#` lines), drop images, HTML comments and link
-    targets, unwrap emphasis. Title: the first heading."""
-    raw = raw.replace("\r\n", "\n").replace("\r", "\n")
-    raw = re.sub(r"<!--.*?-->", "", raw, flags=re.S)
-    raw = re.sub(r"\A---\n.*?\n---\n", "", raw, flags=re.S)  # YAML front matter
-    lines = raw.split("\n")
-    out: list[str] = []
-    title = ""
-    for line in lines:
-        if _SETEXT.match(line) and out and out[-1].strip() and not _HEADING.match(out[-1]):
-            level = "#" if line.lstrip().startswith("=") else "##"
-            out[-1] = f"{level} {out[-1].strip()}"
-            continue
-        out.append(line)
-    cleaned: list[str] = []
-    for line in out:
-        line = re.sub(r"!\[([^\]]*)\]\([^)]*\)", r"\1", line)  # images → alt text
-        line = re.sub(r"\[([^\]]+)\]\([^)]*\)", r"\1", line)  # links → their text
-        line = re.sub(r"(\*\*|__)(.+?)\1", r"\2", line)
-        line = re.sub(r"(?<![\w*])\*(?!\s)(.+?)(?<!\s)\*(?![\w*])", r"\1", line)
-        line = re.sub(r"`([^`]+)`", r"\1", line)
-        heading = _HEADING.match(line.strip())
-        if heading:
-            line = f"{heading.group(1)} {heading.group(2).strip()}"
-            if not title:
-                title = heading.group(2).strip()
-        cleaned.append(line)
-    return title, _normalise("\n".join(cleaned))
-
-
-_DROP_TAGS = ("script", "style", "nav", "noscript", "template", "svg", "iframe", "head")
-_BLOCK_TAGS = (
-    "p",
-    "div",
-    "section",
-    "article",
-    "main",
-    "aside",
-    "header",
-    "footer",
-    "li",
-    "dt",
-    "dd",
-    "tr",
-    "table",
-    "blockquote",
-    "pre",
-    "figure",
-    "figcaption",
-    "form",
-    "ul",
-    "ol",
-    "dl",
-    "address",
-)
-
-
-def _parse_html(data: bytes) -> tuple[str, str]:
-    from bs4 import BeautifulSoup
-
-    soup = BeautifulSoup(data, "html.parser")
-    title_tag = soup.find("title")
-    title = title_tag.get_text(" ", strip=True) if title_tag else ""
-    for tag in soup.find_all(_DROP_TAGS):
-        tag.decompose()
-    h1 = soup.find("h1")
-    if not title and h1 is not None:
-        title = h1.get_text(" ", strip=True)
-    for br in soup.find_all("br"):
-        br.replace_with("\n")
-    for level in range(1, 7):
-        for heading in soup.find_all(f"h{level}"):
-            text = heading.get_text(" ", strip=True)
-            heading.replace_with(f"\n\n{'#' * level} {text}\n\n" if text else "\n")
-    for block in soup.find_all(_BLOCK_TAGS):
-        block.insert_before("\n\n")
-        block.insert_after("\n\n")
-    for cell in soup.find_all(("td", "th")):
-        cell.insert_after(" ")
-    text = soup.get_text()
-    return re.sub(r"\s+", " ", title).strip(), _normalise(text)

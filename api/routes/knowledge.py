@@ -33,6 +33,7 @@ _UPLOAD_DOC: dict[str, Any] = {
             "text/plain": {"schema": {"type": "string"}},
             "text/markdown": {"schema": {"type": "string"}},
             "text/html": {"schema": {"type": "string"}},
+            "application/pdf": {"schema": {"type": "string", "format": "binary"}},
         },
     }
 }
@@ -82,6 +83,8 @@ async def add_document(
         skills=services.skills,
         max_bytes=settings.max_document_bytes,
         timeout=settings.index_timeout_s,
+        max_parse_seconds=settings.max_parse_seconds,
+        max_pages=settings.max_pdf_pages,
     )
 
 

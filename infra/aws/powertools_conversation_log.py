@@ -1,11 +1,13 @@
 """ConversationLog on CloudWatch: Powertools structured logs and EMF metrics, one set per turn.
 
 Each (already redacted) `TurnRecord` is one JSON log line from a Powertools `Logger` with
-`tenant`, `session` and `request_id` keys. Metrics go out in CloudWatch Embedded Metric Format in
-namespace `lambdesk`: `Turns`, `Fallbacks`, `Handoffs` and `TurnLatency` with dimension `tenant`,
-and per skill `SkillLatency` / `SkillErrors` with dimensions `tenant` and `skill`. They are
-flushed at the end of every turn (explicit flush of ephemeral metric sets), so this works inside
-a Lambda handler and in any other process alike; on Lambda, CloudWatch turns the lines into metrics.
+`tenant`, `session` and `request_id` keys; anything else written through this logger is masked
+too (`core.logging.RedactingFilter` on its handler, exception text in its formatter). Metrics go
+out in CloudWatch Embedded Metric Format in namespace `lambdesk`: `Turns`, `Fallbacks`,
+`Handoffs` and `TurnLatency` with dimension `tenant`, and per skill `SkillLatency` /
+`SkillErrors` with dimensions `tenant` and `skill`. They are flushed at the end of every turn
+(explicit flush of ephemeral metric sets), so this works inside a Lambda handler and in any
+other process alike; on Lambda, CloudWatch turns the lines into metrics.
 """
 
 from __future__ import annotations
@@ -14,8 +16,10 @@ import logging
 import sys
 from typing import Any, TextIO
 
+from core.logging import RedactingFilter
 from core.models import Source, TurnRecord
 from core.ports import ConversationLog
+from core.redaction import redact
 
 NAMESPACE = "lambdesk"
 
@@ -36,13 +40,29 @@ class _CurrentStdout(logging.StreamHandler):  # type: ignore[type-arg,unused-ign
         pass
 
 
+def _redacting_formatter() -> Any:
+    """Powertools' JSON formatter, with exception text masked like every other log text (it
+    formats `exc_info` itself rather than the record's already masked `exc_text`)."""
+    from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
+
+    class RedactingPowertoolsFormatter(LambdaPowertoolsFormatter):
+        def formatException(self, ei: Any) -> str:
+            return redact(super().formatException(ei))
+
+    return RedactingPowertoolsFormatter()
+
+
 class PowertoolsConversationLog(ConversationLog):
     def __init__(self, *, service: str, namespace: str = NAMESPACE) -> None:
         from aws_lambda_powertools import Logger
 
         self.service = service
         self.namespace = namespace
-        self.logger = Logger(service=service, logger_handler=_CurrentStdout())
+        handler = _CurrentStdout()
+        handler.addFilter(RedactingFilter())  # messages and extras, whatever is logged here
+        self.logger = Logger(
+            service=service, logger_handler=handler, logger_formatter=_redacting_formatter()
+        )
 
     def _write(self, record: TurnRecord) -> None:
         turn = record.model_dump(mode="json")

@@ -26,7 +26,8 @@ numpy==2.4.6
 pydantic==2.14.4
 pydantic-settings==2.16.3
 aws-lambda-powertools==3.37.0
-beautifulsoup4==4.15.0
+lxml==6.1.3
+pypdf==7.1.0
 markdown-it-py==4.3.0
 REQS
 COPY --from=export /opt/models/ /opt/models/

@@ -115,12 +115,21 @@ CASES: dict[str, tuple[Case, int, str]] = {
     ),
     "unsupported document type": (
         lambda api, s: api.client.post(
+            "/v1/knowledge/documents?filename=x.png",
+            headers={**api.acme.admin, "Content-Type": "image/png"},
+            content=b"\x89PNG\r\n\x1a\n binary",
+        ),
+        415,
+        "unsupported_media_type",
+    ),
+    "broken PDF": (
+        lambda api, s: api.client.post(
             "/v1/knowledge/documents?filename=x.pdf",
             headers={**api.acme.admin, "Content-Type": "application/pdf"},
             content=b"%PDF-1.4 binary",
         ),
-        415,
-        "unsupported_media_type",
+        422,
+        "invalid_pdf",
     ),
     "JSON body over the limit": (
         lambda api, s: api.client.post(

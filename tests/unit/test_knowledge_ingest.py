@@ -72,7 +72,6 @@ def test_html_title_falls_back_to_h1() -> None:
     ("filename", "content_type", "data"),
     [
         ("photo.png", "image/png", b"\x89PNG\r\n\x1a\n...."),
-        ("manual.pdf", "application/pdf", b"%PDF-1.7 ..."),
         ("bundle.zip", "application/zip", b"PK\x03\x04...."),
         ("data.csv", "text/csv", b"a,b\n1,2\n"),
         ("archive.zip", None, b"PK\x03\x04...."),
