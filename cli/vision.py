@@ -4,6 +4,10 @@ classify image files with the tenant's current model (through the SkillInvoker, 
     lambdesk vision train --tenant T --data DIR                  one sub-folder per class
     lambdesk vision train --tenant T --dataset cifar10 --data-dir DIR
     lambdesk vision train --tenant T --dataset digits|animal-mnist [--epochs N] [--width W]
+    lambdesk vision workflow --tenant T (--dataset NAME [--data-dir DIR] | --data DIR)
+                             [--epochs N] [--width W] [--force]
+                            the same through the training workflow (preprocess → train →
+                            evaluate → publish-if-better), its States Language definition run here
     lambdesk vision default [--force]       the model of tenants without one (digits)
     lambdesk vision classify --tenant T IMAGE... [--top K]
     lambdesk vision settings --tenant T [--responses FILE.yaml] [--threshold P]
@@ -42,6 +46,21 @@ def add_parser(sub: Any) -> None:
     train.add_argument("--width", type=int, help="channels of the first stage (64: the paper's)")
     train.add_argument("--seed", type=int, default=0)
     train.set_defaults(func=vision_train)
+
+    flow = vision.add_parser(
+        "workflow",
+        help="train through the workflow: preprocess, train, evaluate, publish if better",
+    )
+    flow.add_argument("--tenant", required=True)
+    flow_source = flow.add_mutually_exclusive_group(required=True)
+    flow_source.add_argument("--data", help="folder with one sub-folder of images per class")
+    flow_source.add_argument("--dataset", choices=DATASETS, help="a packaged or standard set")
+    flow.add_argument("--data-dir", help="--dataset cifar10: the cifar-10-batches-py folder")
+    flow.add_argument("--epochs", type=int, help="passes over the data (default: per data set)")
+    flow.add_argument("--width", type=int, help="channels of the first stage (64: the paper's)")
+    flow.add_argument("--seed", type=int)
+    flow.add_argument("--force", action="store_true", help="publish even if worse than live")
+    flow.set_defaults(func=vision_workflow)
 
     default = vision.add_parser("default", help="build the default model (digits), once")
     default.add_argument("--force", action="store_true", help="rebuild even if it exists")
@@ -275,3 +294,80 @@ def vision_settings(args: argparse.Namespace) -> int:
         services.close()
     _print_json(shown)
     return 0
+
+
+def run_workflow_here(
+    services: Services,
+    *,
+    tenant_id: str,
+    data: str | None,
+    dataset: str | None,
+    data_dir: str | None,
+    epochs: int | None = None,
+    width: int | None = None,
+    seed: int | None = None,
+    force: bool = False,
+) -> dict[str, Any]:
+    """The vision workflow's definition run here, its steps through the in-process invoker."""
+    from training.vision import config_for
+    from training.vision_workflow import LOCAL_STEPS_FUNCTION, PACKAGED, run, run_vision_workflow
+
+    _tenant(services, tenant_id)
+    _positive("epochs", epochs)
+    _positive("width", width)
+    register = getattr(services.skills, "register", None)  # the in-process invoker
+    if register is None:
+        raise CliError("vision workflow needs the local backend (in-process steps)")
+    register(LOCAL_STEPS_FUNCTION, run)
+    preset = "folder" if data else str(dataset)
+    overrides = {"epochs": epochs, "width": width, "seed": seed}
+    images = None
+    if preset not in PACKAGED:  # a folder or CIFAR-10 on this disk: stored for the run
+        size = config_for(preset).input_size
+        _, images = load_source(data=data, dataset=dataset, data_dir=data_dir, size=size)
+    elif data_dir:
+        raise CliError("--data-dir goes with --dataset cifar10 only")
+
+    async def invoke(function: str, payload: dict[str, Any]) -> dict[str, Any]:
+        return await services.skills.invoke(function, payload, timeout=3600.0)
+
+    def progress(event: dict[str, Any]) -> None:
+        line = f"[{event['state']}] {event['status']}"
+        if event["status"] not in ("entered", "retrying"):
+            line += f" in {event.get('seconds', 0):.1f} s"
+            if event.get("error"):
+                line += f": {event['error']}: {str(event.get('cause'))[:200]}"
+        _say(line)
+
+    return asyncio.run(
+        run_vision_workflow(
+            tenant_id=tenant_id,
+            blobs=services.blobs,
+            invoke=invoke,
+            dataset=preset,
+            data=images,
+            overrides=overrides,
+            force=force,
+            progress=progress,
+        )
+    )
+
+
+def vision_workflow(args: argparse.Namespace) -> int:
+    services = _services()
+    try:
+        outcome = run_workflow_here(
+            services,
+            tenant_id=args.tenant,
+            data=args.data,
+            dataset=args.dataset,
+            data_dir=args.data_dir,
+            epochs=args.epochs,
+            width=args.width,
+            seed=args.seed,
+            force=args.force,
+        )
+    finally:
+        services.close()
+    _print_json(outcome)
+    return 0 if outcome["status"] == "SUCCEEDED" else 1
