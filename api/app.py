@@ -28,12 +28,14 @@ from api.routes import (
     handoffs,
     health,
     images,
+    intents,
     jobs,
     knowledge,
     pages,
     sessions,
     videos,
     voice,
+    widget,
 )
 from core.bootstrap import Services, build_services
 from core.settings import Settings, get_settings
@@ -131,7 +133,9 @@ def create_app(services: Services | None = None) -> FastAPI:
         knowledge,
         analytics,
         feedback,
+        intents,
         pages,
+        widget,
     ):
         app.include_router(module.router)
     return app

@@ -140,38 +140,84 @@ def _load_responses(path: Path) -> dict[str, str]:
     return {k: v.strip() for k, v in data.items()}
 
 
-def train_intents(
-    services: Services, *, tenant_id: str, data: Path, responses: Path | None
-) -> dict[str, Any]:
-    from training.intents import default_negatives, load_examples, train_intent_model
+def _read_examples(data: Path) -> list[Any]:
+    from training.intents import load_examples
 
-    tenant = _tenant(services, tenant_id)
     if not data.is_file():
         raise CliError(f"no such file: {data}")
-    answers = _load_responses(responses) if responses else None
     try:
-        examples = load_examples(data)
+        return load_examples(data)
     except (ValueError, KeyError) as exc:
         raise CliError(f"{data}: {exc}") from exc
+
+
+def train_intents(
+    services: Services,
+    *,
+    tenant_id: str,
+    data: Path,
+    responses: Path | None,
+    mode: str | None = None,
+    force: bool = False,
+    report: Path | None = None,
+) -> dict[str, Any]:
+    """Train a candidate version, report on its held-out rows, publish it only if it is at
+    least as good as the live version (`force`: anyway)."""
+    from training.intent_lifecycle import train_and_publish
+    from training.intents import OUT_OF_SCOPE
+
+    tenant = _tenant(services, tenant_id)
+    answers = _load_responses(responses) if responses else None
+    examples = _read_examples(data)
+    mode = mode or tenant.intent_training_mode
     started = time.perf_counter()
-    result = train_intent_model(
-        tenant_id=tenant_id,
-        examples=examples,
-        blobs=services.blobs,
-        progress=True,
-        negatives=default_negatives(),
-    )
+    try:
+        outcome = train_and_publish(
+            tenant_id=tenant_id,
+            examples=examples,
+            blobs=services.blobs,
+            mode=mode,
+            force=force,
+            report_dir=report,
+            progress=True,
+        )
+    except LambdeskError as exc:
+        raise CliError(exc.message) from exc
     seconds = time.perf_counter() - started
+    labels = outcome["labels"]
     if answers is not None:
-        unknown = sorted(set(answers) - set(result.labels))
+        unknown = sorted(set(answers) - set(labels))
         if unknown:
             _say(f"warning: responses for intents not in the data are ignored: {unknown}")
-        merged = {**tenant.responses, **{k: v for k, v in answers.items() if k in result.labels}}
+        merged = {**tenant.responses, **{k: v for k, v in answers.items() if k in labels}}
         services.tenants.update_tenant(tenant.model_copy(update={"responses": merged}))
-    summary = result.model_dump(mode="json", exclude={"labels"})
-    summary["intents"] = len(result.labels)
-    summary["total_seconds"] = round(seconds, 1)  # including loading the encoder
-    return summary
+    candidate = outcome["candidate"]
+    heldout = outcome["heldout"] or {}
+    decision = outcome["decision"]
+    _say(
+        f"{'published' if decision['published'] else 'not published'}: {decision['reason']}"
+        + (f"; report in {report}" if report else "")
+    )
+    return {
+        "version": candidate["version"],
+        "mode": candidate["mode"],
+        "published": decision["published"],
+        "decision": decision["reason"],
+        "intents": len(labels),
+        "n_train": candidate["n_train"],
+        "negatives_source": "examples"
+        if any(e.intent == OUT_OF_SCOPE for e in examples)
+        else "default",
+        "rule": candidate["rule"],
+        "threshold": candidate["threshold"],
+        "encoder": candidate["encoder"],
+        "heldout_accuracy": heldout.get("accuracy"),
+        "heldout": heldout,
+        "live_heldout": outcome["live_heldout"],
+        "report": outcome["report"],
+        "train_seconds": candidate["seconds"],
+        "total_seconds": round(seconds, 1),  # including loading the encoder
+    }
 
 
 def intents_train(args: argparse.Namespace) -> int:
@@ -181,9 +227,211 @@ def intents_train(args: argparse.Namespace) -> int:
         tenant_id=args.tenant,
         data=Path(args.data),
         responses=Path(args.responses) if args.responses else None,
+        mode=args.mode,
+        force=args.force,
+        report=Path(args.report) if args.report else None,
     )
     _print_json(summary)
     return 0
+
+
+def evaluate_intents(
+    services: Services,
+    *,
+    tenant_id: str,
+    data: Path,
+    report: Path | None,
+    version: str | None = None,
+) -> dict[str, Any]:
+    from training.intent_lifecycle import evaluate_version
+
+    _tenant(services, tenant_id)
+    examples = _read_examples(data)
+    try:
+        metrics = evaluate_version(
+            tenant_id=tenant_id,
+            blobs=services.blobs,
+            rows=examples,
+            version=version,
+            report_dir=report,
+        )
+    except LambdeskError as exc:
+        raise CliError(exc.message) from exc
+    if metrics is None:
+        raise CliError(f"tenant {tenant_id} has no intent model yet (lambdesk intents train)")
+    return metrics.model_dump(mode="json")
+
+
+def _percent(value: float | None) -> str:
+    return "-" if value is None else f"{value * 100:.2f} %"
+
+
+def intents_eval(args: argparse.Namespace) -> int:
+    services = _services()
+    report = Path(args.report) if args.report else None
+    metrics = evaluate_intents(
+        services, tenant_id=args.tenant, data=Path(args.data), report=report, version=args.version
+    )
+    if args.json:
+        _print_json(metrics)
+        return 0
+    lines = [
+        f"rows              {metrics['n']}",
+        f"accuracy          {_percent(metrics['accuracy'])}",
+        f"macro-F1          {_percent(metrics['macro_f1'])}",
+    ]
+    oos = metrics.get("out_of_scope")
+    if oos:
+        lines += [
+            f"out-of-scope rows {oos['n_out_of_scope']}",
+            f"  recall          {_percent(oos['recall'])}",
+            f"  precision       {_percent(oos['precision'])}",
+            f"in-scope accuracy {_percent(oos['in_scope_accuracy'])} (wrong rejections count)",
+        ]
+    confused = metrics.get("confused") or []
+    if confused:
+        lines.append("most confused (true -> predicted: rows)")
+        lines += [f"  {c['true']} -> {c['predicted']}: {c['count']}" for c in confused[:5]]
+    if report:
+        lines.append(f"report            {report / 'report.html'}")
+    print("\n".join(lines))
+    return 0
+
+
+def intents_versions(args: argparse.Namespace) -> int:
+    from training.versions import list_versions
+
+    services = _services()
+    _tenant(services, args.tenant)
+    for info in list_versions(tenant_id=args.tenant, blobs=services.blobs, kind="intent"):
+        metrics = info.metrics
+        evaluation = info.evaluation or {}
+        print(
+            json.dumps(
+                {
+                    "version": info.version,
+                    "live": info.live,
+                    "created_at": info.created_at,
+                    "mode": metrics.get("mode", "frozen"),
+                    "rule": metrics.get("rule", "max_prob"),
+                    "encoder": metrics.get("encoder", "packaged"),
+                    "heldout_accuracy": evaluation.get(
+                        "candidate_score", metrics.get("heldout_accuracy")
+                    ),
+                    "live_score_then": evaluation.get("live_score"),
+                    "published": evaluation.get("published"),
+                    "decision": evaluation.get("reason"),
+                }
+            )
+        )
+    return 0
+
+
+def intents_rollback(args: argparse.Namespace) -> int:
+    from training.versions import current_version, rollback
+
+    services = _services()
+    _tenant(services, args.tenant)
+    before = current_version(tenant_id=args.tenant, blobs=services.blobs, kind="intent")
+    try:
+        now = rollback(tenant_id=args.tenant, blobs=services.blobs, kind="intent", to=args.to)
+    except LambdeskError as exc:
+        raise CliError(exc.message) from exc
+    _print_json({"tenant_id": args.tenant, "previous": before, "live": now})
+    return 0
+
+
+# --------------------------------------------------------------------------- workflows
+
+
+def run_workflow_locally(
+    services: Services,
+    *,
+    name: str,
+    tenant_id: str,
+    data: Path,
+    mode: str | None,
+    force: bool,
+    runner: str,
+) -> dict[str, Any]:
+    """Run a training workflow's ASL definition here: the interpreter, and the steps called
+    through the services's skill invoker under the name the definition gives them."""
+    from core.workflow import run_workflow
+    from training import workflow_steps
+    from training.workflows import local_definition
+
+    tenant = _tenant(services, tenant_id)
+    if not data.is_file():
+        raise CliError(f"no such file: {data}")
+    try:
+        definition = local_definition(name, runner=runner)
+    except ValueError as exc:
+        raise CliError(str(exc)) from exc
+    if services.settings.backend != "local":
+        raise CliError("workflow run runs the steps here: use the local backend")
+    run_id = workflow_steps.new_run_id()
+    data_key = workflow_steps.run_key(run_id, "data.csv")
+    services.blobs.put(tenant_id=tenant_id, key=data_key, data=data.read_bytes())
+
+    async def invoke(function: str, payload: dict[str, Any]) -> dict[str, Any]:
+        return await services.skills.invoke(function, payload, timeout=3600.0)
+
+    def progress(event: dict[str, Any]) -> None:
+        status = event["status"]
+        line = f"[{event['state']}] {status}"
+        if status == "retrying":
+            line += (
+                f" after {event['error']} (attempt {event['attempts']}, in {event['delay_s']} s)"
+            )
+        elif status != "entered":
+            line += f" in {event.get('seconds', 0):.1f} s"
+            if event.get("error"):
+                line += f": {event['error']}: {str(event.get('cause'))[:200]}"
+        _say(line)
+
+    execution = {
+        "tenant_id": tenant_id,
+        "run_id": run_id,
+        "data_key": data_key,
+        "mode": mode or tenant.intent_training_mode,
+        "force": force,
+    }
+    result = asyncio.run(run_workflow(definition, execution, invoke=invoke, progress=progress))
+    output = result.output if isinstance(result.output, dict) else {}
+    return {
+        "status": result.status,
+        "error": result.error,
+        "cause": result.cause,
+        "run_id": run_id,
+        "version": ((output.get("preprocess") or {}).get("result") or {}).get("version"),
+        "evaluation": (output.get("evaluate") or {}).get("result"),
+        "publication": (output.get("publish") or {}).get("result"),
+        "states": [f"{r.name}: {r.status}" for r in result.states],
+    }
+
+
+def workflow_run(args: argparse.Namespace) -> int:
+    if args.workflow == "vision":
+        from cli.vision import vision_workflow
+
+        return vision_workflow(args)
+    if not args.data or args.dataset or args.data_dir:
+        raise CliError("workflow run intents takes --data FILE.csv (and no --dataset)")
+    services = _services()
+    try:
+        outcome = run_workflow_locally(
+            services,
+            name=args.workflow,
+            tenant_id=args.tenant,
+            data=Path(args.data),
+            mode=args.mode,
+            force=args.force,
+            runner=args.runner,
+        )
+    finally:
+        services.close()
+    _print_json(outcome)
+    return 0 if outcome["status"] == "SUCCEEDED" else 1
 
 
 def intents_predict(args: argparse.Namespace) -> int:

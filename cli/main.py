@@ -5,7 +5,15 @@
     lambdesk tenants callback-secret <id>           the key of its X-Lambdesk-Signature
     lambdesk tenants identity-secret <id>           the key its server signs widget user ids with
     lambdesk intents train --tenant T --data FILE.csv [--responses FILE.yaml]
+                           [--mode frozen|finetune] [--force] [--report DIR]
+    lambdesk intents eval --tenant T --data FILE.csv [--report DIR] [--json] [--version V]
+    lambdesk intents versions --tenant T
+    lambdesk intents rollback --tenant T [--to VERSION]
     lambdesk intents predict --tenant T --data FILE.csv --out FILE.jsonl
+    lambdesk workflow run intents --tenant T --data FILE.csv [--mode M] [--force]
+                                  [--runner lambda|sagemaker]
+    lambdesk workflow run vision --tenant T (--dataset NAME [--data-dir DIR] | --data DIR)
+                                 [--epochs N] [--width W] [--force]
     lambdesk knowledge add --tenant T PATH...
     lambdesk vision train --tenant T (--data DIR | --dataset cifar10 --data-dir DIR
                           | --dataset digits | --dataset animal-mnist) [--epochs N]
@@ -71,12 +79,65 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--tenant", required=True)
     train.add_argument("--data", required=True, help="CSV with columns text,intent (or category)")
     train.add_argument("--responses", help="YAML mapping intent -> written answer")
+    train.add_argument(
+        "--mode",
+        choices=["frozen", "finetune"],
+        help="frozen: a head on the packaged encoder (fast); finetune: the encoder too "
+        "(default: the tenant's setting)",
+    )
+    train.add_argument(
+        "--force", action="store_true", help="publish even if worse than the live version"
+    )
+    train.add_argument("--report", metavar="DIR", help="write the held-out report here")
     train.set_defaults(func=commands.intents_train)
+    evaluate = intents.add_parser("eval", help="evaluate the live model on a labelled CSV")
+    evaluate.add_argument("--tenant", required=True)
+    evaluate.add_argument("--data", required=True, help="CSV with columns text,intent")
+    evaluate.add_argument("--report", metavar="DIR", help="write the report files here")
+    evaluate.add_argument("--json", action="store_true", help="print every figure as JSON")
+    evaluate.add_argument("--version", help="a stored version instead of the live one")
+    evaluate.set_defaults(func=commands.intents_eval)
+    listing = intents.add_parser("versions", help="list model versions with their figures")
+    listing.add_argument("--tenant", required=True)
+    listing.set_defaults(func=commands.intents_versions)
+    back = intents.add_parser("rollback", help="make an earlier version live again")
+    back.add_argument("--tenant", required=True)
+    back.add_argument("--to", metavar="VERSION", help="default: the previously live version")
+    back.set_defaults(func=commands.intents_rollback)
     predict = intents.add_parser("predict", help="classify every row of a CSV into JSON lines")
     predict.add_argument("--tenant", required=True)
     predict.add_argument("--data", required=True, help="CSV with a text column")
     predict.add_argument("--out", required=True, help="output JSON-lines file")
     predict.set_defaults(func=commands.intents_predict)
+
+    workflow = sub.add_parser("workflow", help="run a training workflow here").add_subparsers(
+        dest="command", required=True
+    )
+    wf_run = workflow.add_parser(
+        "run", help="run the workflow's Step Functions definition locally, step by step"
+    )
+    wf_run.add_argument("workflow", choices=["intents", "vision"])
+    wf_run.add_argument("--tenant", required=True)
+    wf_run.add_argument(
+        "--data", help="intents: CSV with columns text,intent; vision: one sub-folder per class"
+    )
+    wf_run.add_argument(
+        "--dataset", choices=vision.DATASETS, help="vision: a packaged/standard set"
+    )
+    wf_run.add_argument(
+        "--data-dir", help="vision --dataset cifar10: the cifar-10-batches-py folder"
+    )
+    wf_run.add_argument("--epochs", type=int, help="vision: passes over the data")
+    wf_run.add_argument("--width", type=int, help="vision: channels of the first stage")
+    wf_run.add_argument("--mode", choices=["frozen", "finetune"])
+    wf_run.add_argument("--force", action="store_true", help="publish even if worse")
+    wf_run.add_argument(
+        "--runner",
+        choices=["lambda", "sagemaker"],
+        default="lambda",
+        help="which train state runs (both call the same step here)",
+    )
+    wf_run.set_defaults(func=commands.workflow_run)
 
     knowledge = sub.add_parser("knowledge", help="manage the knowledge base").add_subparsers(
         dest="command", required=True

@@ -4,10 +4,8 @@ classify image files with the tenant's current model (through the SkillInvoker, 
     lambdesk vision train --tenant T --data DIR                  one sub-folder per class
     lambdesk vision train --tenant T --dataset cifar10 --data-dir DIR
     lambdesk vision train --tenant T --dataset digits|animal-mnist [--epochs N] [--width W]
-    lambdesk vision workflow --tenant T (--dataset NAME [--data-dir DIR] | --data DIR)
-                             [--epochs N] [--width W] [--force]
-                            the same through the training workflow (preprocess → train →
-                            evaluate → publish-if-better), its States Language definition run here
+    (and `lambdesk workflow run vision ...`: the same through the training workflow, preprocess
+    → train → evaluate → publish-if-better, its States Language definition run here)
     lambdesk vision default [--force]       the model of tenants without one (digits)
     lambdesk vision classify --tenant T IMAGE... [--top K]
     lambdesk vision settings --tenant T [--responses FILE.yaml] [--threshold P]
@@ -46,21 +44,6 @@ def add_parser(sub: Any) -> None:
     train.add_argument("--width", type=int, help="channels of the first stage (64: the paper's)")
     train.add_argument("--seed", type=int, default=0)
     train.set_defaults(func=vision_train)
-
-    flow = vision.add_parser(
-        "workflow",
-        help="train through the workflow: preprocess, train, evaluate, publish if better",
-    )
-    flow.add_argument("--tenant", required=True)
-    flow_source = flow.add_mutually_exclusive_group(required=True)
-    flow_source.add_argument("--data", help="folder with one sub-folder of images per class")
-    flow_source.add_argument("--dataset", choices=DATASETS, help="a packaged or standard set")
-    flow.add_argument("--data-dir", help="--dataset cifar10: the cifar-10-batches-py folder")
-    flow.add_argument("--epochs", type=int, help="passes over the data (default: per data set)")
-    flow.add_argument("--width", type=int, help="channels of the first stage (64: the paper's)")
-    flow.add_argument("--seed", type=int)
-    flow.add_argument("--force", action="store_true", help="publish even if worse than live")
-    flow.set_defaults(func=vision_workflow)
 
     default = vision.add_parser("default", help="build the default model (digits), once")
     default.add_argument("--force", action="store_true", help="rebuild even if it exists")
@@ -310,15 +293,13 @@ def run_workflow_here(
 ) -> dict[str, Any]:
     """The vision workflow's definition run here, its steps through the in-process invoker."""
     from training.vision import config_for
-    from training.vision_workflow import LOCAL_STEPS_FUNCTION, PACKAGED, run, run_vision_workflow
+    from training.vision_workflow import PACKAGED, run_vision_workflow
 
     _tenant(services, tenant_id)
     _positive("epochs", epochs)
     _positive("width", width)
-    register = getattr(services.skills, "register", None)  # the in-process invoker
-    if register is None:
-        raise CliError("vision workflow needs the local backend (in-process steps)")
-    register(LOCAL_STEPS_FUNCTION, run)
+    if services.settings.backend != "local":
+        raise CliError("workflow run needs the local backend (in-process steps)")
     preset = "folder" if data else str(dataset)
     overrides = {"epochs": epochs, "width": width, "seed": seed}
     images = None
@@ -354,6 +335,9 @@ def run_workflow_here(
 
 
 def vision_workflow(args: argparse.Namespace) -> int:
+    """`lambdesk workflow run vision`."""
+    if bool(args.data) == bool(args.dataset):
+        raise CliError("workflow run vision takes --dataset NAME or --data DIR")
     services = _services()
     try:
         outcome = run_workflow_here(
@@ -364,7 +348,6 @@ def vision_workflow(args: argparse.Namespace) -> int:
             data_dir=args.data_dir,
             epochs=args.epochs,
             width=args.width,
-            seed=args.seed,
             force=args.force,
         )
     finally:

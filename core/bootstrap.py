@@ -14,7 +14,9 @@ and use the `Services` they get; no service imports this module, `infra` or `ski
            └─ VoiceService(blobs, jobs, tenants, skills, sessions, conversation, dispatch)
       VisionService(blobs, skills)            images: checks, classification, chat images
       VideoService(blobs, jobs, tenants, skills, dispatch)   video moderation jobs
-      JobService(jobs, runners={"voice": voice.run_job, "video": video.run_job}, callbacks)
+      TrainingService(jobs, blobs, skills, dispatch, the workflow definitions)
+      JobService(jobs, runners={"voice": voice.run_job, "video": video.run_job,
+                 "intent_training": training.run_job}, callbacks)
       dispatch: local → LocalWakeup (wakes JobWorker); aws → InvokerDispatcher (Event invoke)
 
 On aws, `LAMBDESK_LOCAL_SKILLS` names skills the process runs itself (the video function runs
@@ -49,12 +51,17 @@ from core.ports import (
 )
 from core.sessions import SessionLocks, SessionService
 from core.settings import Settings, get_settings
+from core.training_jobs import TrainingService
 from core.video import VideoService
 from core.vision import VisionService
 from core.voice import VoiceService
 
-# Job kind → the function that runs such jobs on AWS (an `Event` invocation).
-JOB_FUNCTIONS = {"voice": "voice", "video": "video"}
+# Job kind → the function that runs such jobs on AWS (an `Event` invocation). Video jobs run in
+# the video function: it has PyAV (and runs the video skill in-process).
+JOB_FUNCTIONS = {"voice": "jobs", "intent_training": "jobs", "video": "video"}
+# Functions the in-process invoker finds outside `skills.<name>.skill` (the training workflow's
+# steps; on AWS the `train` Lambda).
+LOCAL_FUNCTION_MODULES = {"train": "training.workflow_steps"}
 
 
 @dataclass
@@ -80,6 +87,7 @@ class Services:
     vision: VisionService
     video: VideoService
     job_service: JobService
+    training: TrainingService
     erasure: ErasureService
     worker: Any = None  # infra.local.job_worker.JobWorker on the local backend, else None
 
@@ -170,7 +178,9 @@ def _local_ports(settings: Settings) -> _Ports:
         jobs=SqliteJobStore(db_path=db, ttl_days=settings.job_ttl_days),
         blobs=blobs,
         skills=InProcessSkillInvoker(
-            SkillContext(blobs=blobs, settings=settings), workers=settings.skill_workers
+            SkillContext(blobs=blobs, settings=settings),
+            workers=settings.skill_workers,
+            modules=LOCAL_FUNCTION_MODULES,
         ),
         log=JsonlConversationLog(log_dir=data / "logs", stdout=settings.log_stdout),
         analytics=SqliteAnalyticsStore(db_path=db),
@@ -226,6 +236,14 @@ def _aws_ports(settings: Settings) -> _Ports:
         limits=DynamoDBRateLimitStore(table_name=settings.table_name, client=clients.dynamodb),
         token_secret=settings.token_secret.encode(),
     )
+
+
+def _workflow_definition(name: str) -> dict[str, Any]:
+    """A training workflow's ASL definition as the interpreter runs it here or in a job
+    function (the steps function is named `train` for either invoker)."""
+    from training.workflows import local_definition
+
+    return local_definition(name, runner="lambda")
 
 
 # --------------------------------------------------------------------------- services
@@ -302,9 +320,20 @@ def wire(settings: Settings, ports: _Ports) -> Services:
         dispatch=dispatch,
         settings=settings,
     )
+    training = TrainingService(
+        jobs=ports.jobs,
+        blobs=ports.blobs,
+        skills=ports.skills,
+        dispatch=dispatch,
+        definition=_workflow_definition,
+    )
     job_service = JobService(
         jobs=ports.jobs,
-        runners={"voice": voice.run_job, "video": video.run_job},
+        runners={
+            "voice": voice.run_job,
+            "video": video.run_job,
+            TrainingService.KIND: training.run_job,
+        },
         callbacks=callbacks,
     )
     worker = None
@@ -333,6 +362,7 @@ def wire(settings: Settings, ports: _Ports) -> Services:
         vision=vision,
         video=video,
         job_service=job_service,
+        training=training,
         erasure=ErasureService(history=ports.history, jobs=ports.jobs, blobs=ports.blobs),
         worker=worker,
     )

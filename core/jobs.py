@@ -315,4 +315,6 @@ def job_view(job: Job) -> dict[str, Any]:
     }
     if job.status is JobStatus.SUCCEEDED and job.result is not None:
         view.update({k: v for k, v in job.result.items() if not k.startswith("_")})
+    elif job.status is JobStatus.RUNNING and job.result and "progress" in job.result:
+        view["progress"] = job.result["progress"]  # a training job's states so far
     return view

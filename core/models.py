@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -78,6 +78,9 @@ class Tenant(BaseModel):
     # The customers' language (ISO 639-1), a hint that spares speech recognition from detecting
     # it on every clip; None: detect per clip.
     language: str | None = "en"
+    # How `lambdesk intents train` and training jobs train this tenant's intent model when not
+    # told: "frozen" (a head on the packaged encoder, fast) or "finetune" (the encoder too).
+    intent_training_mode: Literal["frozen", "finetune"] = "frozen"
     created_at: datetime = Field(default_factory=utcnow)
 
     @field_validator("tenant_id")

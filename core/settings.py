@@ -44,6 +44,9 @@ class Settings(BaseSettings):
     # function runs `video` in-process and calls `vision` through Lambda. Comma-separated.
     local_skills: str = ""
     warmup: bool = True  # load the text models in the background when the server starts
+    # How stale a warm process's view of a tenant's live model may be: CURRENT is read again at
+    # most this often (a newly published model is served within about this many seconds).
+    model_refresh_s: float = Field(default=2.0, ge=0)
 
     # Sentence encoder of the text skills: ONNX Runtime (fast start, no torch at run time) or
     # sentence-transformers on torch; both give the same vectors.

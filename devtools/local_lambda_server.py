@@ -32,7 +32,7 @@ from typing import Any
 
 Handler = Callable[[Any, Any], Any]
 # Functions whose handler is not `skills.<name>.handler` (serverless.yml names the same ones).
-HANDLER_MODULES = {"voice": "workers.lambda_handler"}
+HANDLER_MODULES = {"jobs": "workers.lambda_handler", "train": "training.handler"}
 _PATH_PREFIX = "/2015-03-31/functions/"
 _PATH_SUFFIX = "/invocations"
 log = logging.getLogger(__name__)

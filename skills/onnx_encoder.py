@@ -30,11 +30,17 @@ def package_model_dir() -> Path:
 
 def export_onnx(target: Path) -> Path:
     """Export the packaged encoder's transformer to `target` (atomically; opset 17)."""
-    import torch
     from transformers import AutoModel
     from transformers.utils import logging as hf_logging
 
     hf_logging.disable_progress_bar()
+    return export_model_onnx(AutoModel.from_pretrained(str(package_model_dir())), target)
+
+
+def export_model_onnx(bert: Any, target: Path) -> Path:
+    """Export a BERT model with the packaged encoder's tokenizer (the packaged one, or one
+    fine-tuned from it) to `target` (atomically; opset 17; on CPU, in eval mode)."""
+    import torch
 
     class LastHiddenState(torch.nn.Module):
         """Keyword arguments in, one tensor out: a stable signature to trace."""
@@ -48,7 +54,7 @@ def export_onnx(target: Path) -> Path:
                 input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids
             ).last_hidden_state
 
-    model = LastHiddenState(AutoModel.from_pretrained(str(package_model_dir())))
+    model = LastHiddenState(bert.to("cpu"))
     model.eval()
     tokens = _tokenizer().encode_batch(["an example sentence", "another one"])
     batch = {
@@ -86,14 +92,17 @@ def _tokenizer() -> Any:
 class OnnxEncoder:
     """`encode(texts)` → L2-normalised float32 rows, like `SentenceTransformer.encode`."""
 
-    def __init__(self, onnx_path: Path, *, threads: int) -> None:
+    def __init__(self, onnx_path: Path | bytes, *, threads: int) -> None:
+        """`onnx_path`: a file, or the model's bytes (a tenant's fine-tuned encoder read from
+        the BlobStore)."""
         import onnxruntime
 
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
+        model = onnx_path if isinstance(onnx_path, bytes) else str(onnx_path)
         self.session = onnxruntime.InferenceSession(
-            str(onnx_path), options, providers=["CPUExecutionProvider"]
+            model, options, providers=["CPUExecutionProvider"]
         )
         self.tokenizer = _tokenizer()
 

@@ -2,11 +2,11 @@
 train → evaluate → publish-if-better, the same steps and versions as the intent workflow.
 
 The steps are one function with a skill's shape, `run(event, ctx) -> dict`, dispatching on
-`event["step"]` (events carry `"workflow": "vision"`, so the training function that runs the
-intent steps can hand these over). Locally the in-process invoker calls it under the name
-`train` while `core.workflow` interprets the definition; on AWS the state machine calls the
-train function (torch inside). Events and results stay small: data moves through the BlobStore
-by key (`training/runs/<run_id>/...`, compressed numpy arrays).
+`event["step"]`; the events carry `"workflow": "vision"`, and `training.workflow_steps.run` (the
+`train` function's entry, locally the in-process invoker's `train`) hands them over here. Locally
+`core.workflow` interprets the definition (`lambdesk workflow run vision`); on AWS the
+`VisionWorkflow` state machine calls the train function (torch inside). Events and results stay
+small: data moves through the BlobStore by key (`training/runs/<run_id>/...`, numpy arrays).
 
 - `preprocess` `{tenant_id, run_id, dataset, data_key, options}`: the images — a packaged set
   by name (`digits`, `animal-mnist`) or arrays a client stored at `data_key` (a folder, CIFAR-10) —
@@ -23,7 +23,7 @@ by key (`training/runs/<run_id>/...`, compressed numpy arrays).
 - `publish` `{tenant_id, version, candidate_score, live_score, live_version, force}`:
   `training.versions.publish_if_better` on the `vision` models → the decision.
 
-`run_vision_workflow(...)` runs the definition here, step by step (`lambdesk vision workflow`).
+`run_vision_workflow(...)` runs the definition here, step by step (`lambdesk workflow run vision`).
 """
 
 from __future__ import annotations
@@ -389,18 +389,16 @@ def run(event: Mapping[str, Any], ctx: SkillContext) -> dict[str, Any]:
 # --------------------------------------------------------------------------- running it here
 
 DEFINITION = Path(__file__).parent / "workflows" / "vision.asl.json"
-LOCAL_STEPS_FUNCTION = "train"
 
 Invoke = Callable[[str, dict[str, Any]], Awaitable[dict[str, Any]]]
 
 
 def local_definition() -> dict[str, Any]:
-    """The state machine's definition with the local values of its `${...}` placeholders."""
-    from core.workflow import load_definition
+    """The state machine's definition with the local values of its `${...}` placeholders (the
+    steps function is `train`, which `training.workflow_steps` answers for every workflow)."""
+    from training.workflows import local_definition as definition
 
-    return load_definition(
-        DEFINITION.read_text(encoding="utf-8"), {"StepsFunction": LOCAL_STEPS_FUNCTION}
-    )
+    return definition(WORKFLOW)
 
 
 def new_run_id() -> str:
@@ -418,7 +416,7 @@ async def run_vision_workflow(
     force: bool = False,
     progress: Callable[[dict[str, Any]], None] | None = None,
 ) -> dict[str, Any]:
-    """Run the definition here. `invoke(function, payload)` must reach `run` under the name
+    """Run the definition here. `invoke(function, payload)` must reach the steps under the name
     `train`. `data` (a folder's or CIFAR-10's images) is stored for the run first."""
     from core.workflow import run_workflow
 

@@ -322,10 +322,29 @@
     setHandoff("none");
   }
 
+  async function originRefused() {
+    // The API declines preflights from origins no tenant allows, so a refusal looks like a
+    // network failure; this simple GET (no preflight) says which it was.
+    try {
+      var res = await fetch(API + "/v1/widget/status?key=" + encodeURIComponent(KEY), { credentials: "omit" });
+      var data = await res.json();
+      return data && data.origin_allowed === false;
+    } catch (e) { return false; }
+  }
+
   async function openSession() {
     var body = {};
     if (USER && SIGNATURE) { body.user_id = USER; body.user_signature = SIGNATURE; }
-    var made = await call("POST", "/v1/sessions", body, KEY);
+    var made;
+    try {
+      made = await call("POST", "/v1/sessions", body, KEY);
+    } catch (err) {
+      if (err.status === 0 && (await originRefused())) {
+        err.status = 403;
+        err.code = "origin_not_allowed";
+      }
+      throw err;
+    }
     session = { id: made.session_id, token: made.session_token, expires: made.expires_at, user: USER, greeting: made.greeting };
     save(":session", session);
     cursor = null;

@@ -1,12 +1,12 @@
-"""The AWS Lambda entry of the job functions (the `voice` function; one per job kind in
-serverless.yml, all with this handler).
+"""The AWS Lambda entry of the job function (`jobs` in serverless.yml): voice turns and
+training runs.
 
 The API stores a job and makes an `Event` invocation with a `JobEvent` (`{"tenant_id",
 "job_id"}`); this handler runs that job through the `JobService` — claim, run the kind's runner,
 store the outcome, deliver the callback — retrying failed attempts inline with backoff (a Lambda
-has no poller). The runner calls the skills (asr, intent, retrieval, tts) through the Lambda
-invoker, so this function itself needs no model library. Services are built at import (init
-phase) and reused while the container stays warm.
+has no poller). The runners call the skills (asr, intent, retrieval, tts; the training steps'
+`train` function) through the Lambda invoker, so this function itself needs no model library.
+Services are built at import (init phase) and reused while the container stays warm.
 """
 
 from __future__ import annotations

@@ -19,6 +19,7 @@ from fastapi.responses import JSONResponse
 
 from api.deps import PrincipalDep, RequestIdDep, ServicesDep, TenantDep
 from api.errors import API_ERRORS
+from api.routes.jobs import JobView
 from api.uploads import receive_upload
 from core.auth import PrincipalRole
 from core.callbacks import check_callback_url
@@ -60,7 +61,11 @@ def status_url(job_id: str) -> str:
 @router.post(
     "/voice",
     status_code=202,
-    responses={200: {"description": "The job, finished within ?wait"}},
+    response_model=None,
+    responses={
+        200: {"model": JobView, "description": "The job, finished within ?wait"},
+        202: {"model": JobView, "description": "The job, queued or running: poll status_url"},
+    },
     openapi_extra=VOICE_UPLOAD_DOC,
 )
 async def post_voice(

@@ -6,7 +6,9 @@ past its timeout raises `SkillTimeout` (the worker thread cannot be interrupted:
 the background and its result is dropped); any exception from the skill becomes `SkillError`.
 `invoke_async` submits and returns at once; failures of such calls are logged, never lost.
 
-A `registry` of extra skill callables (tests, plugins) takes precedence over the imports. The
+A `registry` of extra skill callables (tests, plugins) takes precedence over the imports;
+`modules` names the module of a function that is not `skills.<name>.skill` (the training
+workflow's steps, `train` → `training.workflow_steps`), imported on first use as well. The
 skills' context carries this invoker (`ctx.skills`) unless it was given another, so a skill that
 calls other skills (video moderation → vision) reaches them the same way. Such a call waits for
 a pool thread while holding one: keep `workers` above the number of such calls running at once.
@@ -48,7 +50,9 @@ class InProcessSkillInvoker(SkillInvoker):
         workers: int = 4,
         *,
         registry: Mapping[str, SkillFn] | None = None,
+        modules: Mapping[str, str] | None = None,
     ) -> None:
+        self._modules = dict(modules or {})
         # a skill that calls other skills (video → vision) calls them through this invoker
         self.ctx = ctx if ctx.skills is not None else replace(ctx, skills=self)
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="skill")
@@ -73,7 +77,7 @@ class InProcessSkillInvoker(SkillInvoker):
             raise SkillError(name, "unknown skill")
         # Python's import system serialises concurrent imports of one module; no lock of ours is
         # held here, so a slow import of one skill does not hold up the others.
-        module_name = f"skills.{name}.skill"
+        module_name = self._modules.get(name, f"skills.{name}.skill")
         try:
             module = importlib.import_module(module_name)
         except ModuleNotFoundError as exc:

@@ -20,7 +20,7 @@ from fastapi import FastAPI
 
 from api.app import create_app
 from core.auth import create_tenant_with_keys
-from core.bootstrap import Services, build_blob_store, build_services
+from core.bootstrap import LOCAL_FUNCTION_MODULES, Services, build_blob_store, build_services
 from core.models import Tenant
 from core.ports import SkillContext
 from core.settings import Settings
@@ -93,7 +93,10 @@ class _Server(uvicorn.Server):
 def services(settings: Settings) -> Iterator[Services]:
     blobs = build_blob_store(settings)
     invoker = InProcessSkillInvoker(
-        SkillContext(blobs=blobs, settings=settings), workers=4, registry=fake_registry()
+        SkillContext(blobs=blobs, settings=settings),
+        workers=4,
+        registry=fake_registry(),
+        modules=LOCAL_FUNCTION_MODULES,
     )
     built = build_services(settings, skills=invoker)
     yield built

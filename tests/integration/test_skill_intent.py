@@ -58,7 +58,10 @@ def store(
 @pytest.fixture
 def invoker(store: tuple[Path, FilesystemBlobStore, TrainResult]) -> Iterator[Any]:
     root, blobs, _ = store
-    settings = Settings(backend="local", data_dir=root, log_stdout=False, warmup=False)
+    # model_refresh_s=0: CURRENT is read on every call, so a new version shows at once here.
+    settings = Settings(
+        backend="local", data_dir=root, log_stdout=False, warmup=False, model_refresh_s=0.0
+    )
     invoker = InProcessSkillInvoker(SkillContext(blobs=blobs, settings=settings), workers=2)
     yield invoker
     invoker.close()

@@ -3,7 +3,7 @@
 (a width-4 ResNet-18 on 16×16 inputs, seconds on a CPU): the first version is published and
 served; a worse candidate is stored but not published (the live version keeps serving) unless
 forced; rollback; the report (accuracy, per-class F1, the confusion PNG); the steps' guards; and
-`lambdesk vision workflow` on a packaged data set."""
+`lambdesk workflow run vision` on a packaged data set."""
 
 from __future__ import annotations
 
@@ -217,7 +217,7 @@ def test_the_cli_runs_the_workflow_on_a_packaged_set(tmp_path: Path) -> None:
     assert created.returncode == 0, created.stderr
     args = ["--tenant", "acme", "--dataset", "digits", "--epochs", "1", "--width", "4"]
     ran = subprocess.run(
-        [*cli, "vision", "workflow", *args],
+        [*cli, "workflow", "run", "vision", *args],
         cwd=ROOT,
         env=env,
         capture_output=True,

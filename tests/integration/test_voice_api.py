@@ -294,7 +294,8 @@ def test_a_receiver_that_never_answers_holds_up_nobody_else(live_api: LiveApi) -
         deadline = time.monotonic() + 30
         while len(_Stall.arrived) < 2 and time.monotonic() < deadline:
             time.sleep(0.05)
-        assert len(_Stall.arrived) == 2  # both callbacks are hanging now
+        # both callbacks are hanging now (a slow machine may already be on a retry of one)
+        assert len(_Stall.arrived) >= 2
         after = live_api.client.post(
             "/v1/voice?wait=30",
             headers={**admin, "Content-Type": "audio/ogg"},

@@ -37,7 +37,7 @@ def as_lambda(
     return handler
 
 
-ENTRYPOINTS = ("intent", "retrieval", "asr", "tts", "voice", "vision", "video")
+ENTRYPOINTS = ("intent", "retrieval", "asr", "tts", "vision", "video", "jobs", "train")
 
 
 def forget_entrypoints(local_aws: LocalAws) -> None:
@@ -49,6 +49,7 @@ def forget_entrypoints(local_aws: LocalAws) -> None:
     for module in [
         "api.lambda_handler",
         "workers.lambda_handler",
+        "training.handler",
         *(f"skills.{name}.handler" for name in ENTRYPOINTS),
     ]:
         sys.modules.pop(module, None)
