@@ -9,7 +9,8 @@
 - body limits per route family, enforced while the body streams in: uploads (voice, documents,
   images) are never held here, the route spools them; a declared or counted size over the limit
   is 413 naming the limit, and nothing is stored;
-- JSON bodies (small: `max_json_body_bytes`) are checked before any route sees them: nesting
+- JSON bodies (small: `max_json_body_bytes`, plus an image's base64 in `image_b64` where a route
+  takes one, held to its own limit by the route) are checked before any route sees them: nesting
   deeper than `max_json_depth` and strings that are not valid Unicode (lone surrogates) are 400,
   so no store, log or encoder downstream meets them;
 - one structured JSON access log line per request;
@@ -44,20 +45,44 @@ CORS_MAX_AGE = "600"
 _REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
 _BODY_METHODS = {"POST", "PUT", "PATCH"}
 _UPLOADS = ("/v1/knowledge/documents", "/v1/intents", "/v1/voice", "/v1/images", "/v1/videos")
+# JSON routes whose body may carry an image as base64 (`image_b64`)
+IMAGE_JSON_ROUTES = frozenset({"/v1/chat"})
+
+
+def base64_size(size: int) -> int:
+    """Characters of `size` bytes in base64."""
+    return 4 * ((size + 2) // 3)
 
 
 def body_limit(settings: Settings, path: str) -> tuple[int, str]:
-    """The largest body a route accepts, and the setting it comes from."""
+    """The largest body a route accepts, and the setting it comes from. An image may come as
+    base64 in JSON (classify, a chat message): those routes allow its base64 size, and the
+    decoded bytes are held to `max_image_bytes` where they are read."""
+    image_b64 = base64_size(settings.max_image_bytes)
     uploads = (
         ("/v1/knowledge/documents", settings.max_document_bytes, "max_document_bytes"),
         ("/v1/intents", settings.max_document_bytes, "max_document_bytes"),
         ("/v1/voice", settings.max_audio_bytes, "max_audio_bytes"),
-        ("/v1/images", settings.max_image_bytes, "max_image_bytes"),
+        ("/v1/images", image_b64, "max_image_bytes"),
+        ("/v1/videos", settings.max_video_bytes, "max_video_bytes"),
     )
     for prefix, limit, name in uploads:
         if path.startswith(prefix):
             return limit + MULTIPART_SLACK_BYTES, name
+    if path in IMAGE_JSON_ROUTES:
+        return settings.max_json_body_bytes + image_b64, "max_json_body_bytes"
     return settings.max_json_body_bytes, "max_json_body_bytes"
+
+
+def without_image(body: bytes) -> int:
+    """The size of a JSON body less its `image_b64` string (what `max_json_body_bytes` holds
+    a chat message with an image to; the image has its own limit)."""
+    try:
+        document = json.loads(body)
+    except (ValueError, RecursionError):
+        return len(body)
+    image = document.get("image_b64") if isinstance(document, dict) else None
+    return len(body) - len(image) if isinstance(image, str) else len(body)
 
 
 def is_upload(path: str) -> bool:
@@ -184,6 +209,9 @@ class ApiMiddleware:
             await self.app(scope, _counting(receive, limit, too_large), send)
             return
         body = await _read_all(receive, limit, too_large)
+        json_limit = settings.max_json_body_bytes
+        if len(body) > json_limit and without_image(body) > json_limit:
+            raise BodyTooLarge(f"request body exceeds {json_limit} bytes (max_json_body_bytes)")
         if "json" in headers.get("content-type", "").lower() and body:
             problem = json_problem(body, max_depth=settings.max_json_depth)
             if problem is not None:

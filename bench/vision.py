@@ -10,7 +10,11 @@ noisy: read the ratios):
 - warm classify latency of the skill (p50/p99) for a small PNG and a 640×480 JPEG photo, beside
   decoding the same bytes alone;
 - video moderation speed: seconds of processing per minute of video (frame sampling at 1 frame/s
-  plus classification through the in-process invoker), beside sampling alone.
+  plus classification through the in-process invoker), beside sampling alone;
+- through the API (`lambdesk serve` in a fresh process, over HTTP): warm
+  `POST /v1/images/classify` latency (p50/p99) for a raw PNG, the JSON base64 form and a
+  640×480 JPEG, beside `GET /healthz` on the same server; and a video moderation job
+  (`POST /v1/videos/moderate?wait=`) in seconds per minute of video.
 
     .venv/bin/python bench/vision.py [--datasets digits,animal-mnist] [--epochs N] [--runs 5]
 
@@ -164,14 +168,11 @@ def warm_latency(ctx: Any, runs: int) -> None:
         figure(f"decode_only_{name}_p50_ms", f"{percentile(decode, 50):.2f}")
 
 
-def video_speed(ctx: Any, seconds: int) -> None:
+def bench_video(seconds: int) -> bytes:
+    """`seconds` of 640×360 H.264 at 25 fps: a moving photo-like picture."""
     from fractions import Fraction
 
     import av
-
-    from infra.local.inprocess_skill_invoker import InProcessSkillInvoker
-    from skills.video.frames import sample_frames
-    from skills.video.moderation import ModerationOptions, moderate_video
 
     fps = 25
     buffer = io.BytesIO()
@@ -188,8 +189,15 @@ def video_speed(ctx: Any, seconds: int) -> None:
                 output.mux(packet)
         for packet in stream.encode(None):
             output.mux(packet)
-    data = buffer.getvalue()
+    return buffer.getvalue()
 
+
+def video_speed(ctx: Any, seconds: int) -> None:
+    from infra.local.inprocess_skill_invoker import InProcessSkillInvoker
+    from skills.video.frames import sample_frames
+    from skills.video.moderation import ModerationOptions, moderate_video
+
+    data = bench_video(seconds)
     started = time.perf_counter()
     sample = sample_frames(data)
     sampled = time.perf_counter() - started
@@ -213,6 +221,110 @@ def video_speed(ctx: Any, seconds: int) -> None:
     figure("video_moderation_s_per_video_minute", f"{total * per_minute:.2f}")
     figure("video_sampling_only_s_per_video_minute", f"{sampled * per_minute:.2f}")
     figure("video_flagged_segments", len(result["segments"]))
+
+
+# --------------------------------------------------------------------------- through the API
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def timed(client: Any, runs: int, send: Any) -> list[float]:
+    send()  # warm: the route, the model, CURRENT
+    out = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        response = send()
+        out.append((time.perf_counter() - started) * 1000)
+        if response.status_code != 200:
+            raise SystemExit(f"{response.status_code}: {response.text[:300]}")
+    return out
+
+
+def through_the_api(data_dir: Path, env: dict[str, str], runs: int, video_seconds: int) -> None:
+    """A `lambdesk serve` process over `data_dir` (tenant `bench` with its digits model)."""
+    import httpx
+
+    from core.auth import create_tenant_with_keys
+    from core.bootstrap import build_services
+    from core.images import encode_jpeg
+    from core.models import Tenant
+    from core.settings import Settings
+
+    services = build_services(Settings(data_dir=data_dir, log_stdout=False, warmup=False))
+    _, admin_key, _ = create_tenant_with_keys(
+        tenants=services.tenants, tenant=Tenant(tenant_id="bench", blocked_labels=["0"])
+    )
+    services.close()
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "cli.main", "serve", "--port", str(port)],
+        cwd=ROOT,
+        env={**env, "LAMBDESK_WARMUP": "false"},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    headers = {"Authorization": f"Bearer {admin_key}"}
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline or server.poll() is not None:
+                raise SystemExit("the server did not start")
+            time.sleep(0.2)
+        png = encode_png(photo()[:32, :32])
+        jpeg = encode_jpeg(photo(), quality=90)
+        with httpx.Client(base_url=base, headers=headers, timeout=60) as client:
+            cases = {
+                "healthz": lambda: client.get("/healthz"),
+                "api_classify_png_32px": lambda: client.post(
+                    "/v1/images/classify", content=png, headers={"Content-Type": "image/png"}
+                ),
+                "api_classify_json_b64_32px": lambda: client.post(
+                    "/v1/images/classify", json={"image_b64": base64.b64encode(png).decode()}
+                ),
+                "api_classify_jpeg_640x480": lambda: client.post(
+                    "/v1/images/classify", content=jpeg, headers={"Content-Type": "image/jpeg"}
+                ),
+            }
+            p50: dict[str, float] = {}
+            for name, send in cases.items():
+                times = timed(client, runs, send)
+                p50[name] = percentile(times, 50)
+                figure(f"{name}_p50_ms", f"{p50[name]:.2f}")
+                figure(f"{name}_p99_ms", f"{percentile(times, 99):.2f}")
+            figure(
+                "api_classify_png_over_healthz_p50",
+                f"{p50['api_classify_png_32px'] / p50['healthz']:.2f}",
+            )
+            video = bench_video(video_seconds)
+            started = time.perf_counter()
+            job = client.post(
+                "/v1/videos/moderate?wait=30",
+                content=video,
+                headers={"Content-Type": "video/mp4"},
+            ).json()
+            while job.get("status") not in ("succeeded", "failed"):
+                time.sleep(0.1)
+                job = client.get(f"/v1/jobs/{job['job_id']}").json()
+            total = time.perf_counter() - started
+            if job["status"] != "succeeded":
+                raise SystemExit(f"video job failed: {job.get('error')}")
+            figure("api_video_job_s_per_video_minute", f"{total * 60.0 / video_seconds:.2f}")
+            figure("api_video_job_frames_sampled", job["frames_sampled"])
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
 
 
 def main() -> int:
@@ -250,6 +362,7 @@ def main() -> int:
         cold_start(env, image, args.runs)
         warm_latency(ctx, args.latency_runs)
         video_speed(ctx, args.video_seconds)
+        through_the_api(data_dir, env, args.latency_runs, args.video_seconds)
     return 0
 
 

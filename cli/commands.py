@@ -411,6 +411,12 @@ def run_workflow_locally(
 
 
 def workflow_run(args: argparse.Namespace) -> int:
+    if args.workflow == "vision":
+        from cli.vision import vision_workflow
+
+        return vision_workflow(args)
+    if not args.data or args.dataset or args.data_dir:
+        raise CliError("workflow run intents takes --data FILE.csv (and no --dataset)")
     services = _services()
     try:
         outcome = run_workflow_locally(

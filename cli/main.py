@@ -12,6 +12,8 @@
     lambdesk intents predict --tenant T --data FILE.csv --out FILE.jsonl
     lambdesk workflow run intents --tenant T --data FILE.csv [--mode M] [--force]
                                   [--runner lambda|sagemaker]
+    lambdesk workflow run vision --tenant T (--dataset NAME [--data-dir DIR] | --data DIR)
+                                 [--epochs N] [--width W] [--force]
     lambdesk knowledge add --tenant T PATH...
     lambdesk vision train --tenant T (--data DIR | --dataset cifar10 --data-dir DIR
                           | --dataset digits | --dataset animal-mnist) [--epochs N]
@@ -114,9 +116,19 @@ def build_parser() -> argparse.ArgumentParser:
     wf_run = workflow.add_parser(
         "run", help="run the workflow's Step Functions definition locally, step by step"
     )
-    wf_run.add_argument("workflow", choices=["intents"])
+    wf_run.add_argument("workflow", choices=["intents", "vision"])
     wf_run.add_argument("--tenant", required=True)
-    wf_run.add_argument("--data", required=True, help="CSV with columns text,intent")
+    wf_run.add_argument(
+        "--data", help="intents: CSV with columns text,intent; vision: one sub-folder per class"
+    )
+    wf_run.add_argument(
+        "--dataset", choices=vision.DATASETS, help="vision: a packaged/standard set"
+    )
+    wf_run.add_argument(
+        "--data-dir", help="vision --dataset cifar10: the cifar-10-batches-py folder"
+    )
+    wf_run.add_argument("--epochs", type=int, help="vision: passes over the data")
+    wf_run.add_argument("--width", type=int, help="vision: channels of the first stage")
     wf_run.add_argument("--mode", choices=["frozen", "finetune"])
     wf_run.add_argument("--force", action="store_true", help="publish even if worse")
     wf_run.add_argument(

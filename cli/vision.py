@@ -4,8 +4,13 @@ classify image files with the tenant's current model (through the SkillInvoker, 
     lambdesk vision train --tenant T --data DIR                  one sub-folder per class
     lambdesk vision train --tenant T --dataset cifar10 --data-dir DIR
     lambdesk vision train --tenant T --dataset digits|animal-mnist [--epochs N] [--width W]
+    (and `lambdesk workflow run vision ...`: the same through the training workflow, preprocess
+    → train → evaluate → publish-if-better, its States Language definition run here)
     lambdesk vision default [--force]       the model of tenants without one (digits)
     lambdesk vision classify --tenant T IMAGE... [--top K]
+    lambdesk vision settings --tenant T [--responses FILE.yaml] [--threshold P]
+                             [--blocked LABEL,...] [--moderation-threshold P]
+                            images in chat (label → answer) and video moderation (blocked labels)
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from cli.commands import CliError, _print_json, _say, _services, _tenant
+from cli.commands import CliError, _load_responses, _print_json, _say, _services, _tenant
 from core.bootstrap import Services
 from core.errors import LambdeskError
 
@@ -49,6 +54,24 @@ def add_parser(sub: Any) -> None:
     classify.add_argument("images", nargs="+", metavar="IMAGE")
     classify.add_argument("--top", type=int, default=3, help="labels per image (default 3)")
     classify.set_defaults(func=vision_classify)
+
+    settings = vision.add_parser(
+        "settings", help="answers to image labels in chat, and the labels video moderation flags"
+    )
+    settings.add_argument("--tenant", required=True)
+    settings.add_argument(
+        "--responses", help="YAML mapping of an image label to the bot's answer (replaces them)"
+    )
+    settings.add_argument(
+        "--threshold", type=float, help="the least score a label needs to be answered (0-1)"
+    )
+    settings.add_argument(
+        "--blocked", help="comma-separated labels a moderated video is flagged for ('' clears)"
+    )
+    settings.add_argument(
+        "--moderation-threshold", type=float, help="the least score that flags a frame (0-1)"
+    )
+    settings.set_defaults(func=vision_settings)
 
 
 def _positive(name: str, value: int | None) -> None:
@@ -175,6 +198,10 @@ def classify_files(
             except LambdeskError as exc:
                 rows.append({"file": raw, "error": exc.message})
                 continue
+            fault = result.get("fault")
+            if isinstance(fault, dict):  # not an image, undecodable, too large: the file's fault
+                rows.append({"file": raw, "error": str(fault.get("message", "refused"))})
+                continue
             rows.append({"file": raw, **result})
         return rows
 
@@ -195,3 +222,135 @@ def vision_classify(args: argparse.Namespace) -> int:
     if failed:
         print(f"{failed} of {len(rows)} images could not be classified", file=sys.stderr)
     return 1 if failed else 0
+
+
+def _probability(name: str, value: float | None) -> None:
+    if value is not None and not 0.0 <= value <= 1.0:
+        raise CliError(f"--{name} must be between 0 and 1")
+
+
+def update_image_settings(
+    services: Services,
+    *,
+    tenant_id: str,
+    responses: str | None = None,
+    threshold: float | None = None,
+    blocked: str | None = None,
+    moderation_threshold: float | None = None,
+) -> dict[str, Any]:
+    """Change what was given, keep the rest; the tenant's image settings as they are now."""
+    tenant = _tenant(services, tenant_id)
+    _probability("threshold", threshold)
+    _probability("moderation-threshold", moderation_threshold)
+    update: dict[str, Any] = {}
+    if responses is not None:
+        update["image_responses"] = _load_responses(Path(responses))
+    if threshold is not None:
+        update["image_threshold"] = threshold
+    if blocked is not None:
+        update["blocked_labels"] = [label.strip() for label in blocked.split(",") if label.strip()]
+    if moderation_threshold is not None:
+        update["moderation_threshold"] = moderation_threshold
+    if update:
+        tenant = services.tenants.update_tenant(tenant.model_copy(update=update))
+    return {
+        "tenant_id": tenant.tenant_id,
+        "image_responses": tenant.image_responses,
+        "image_threshold": tenant.image_threshold,
+        "blocked_labels": tenant.blocked_labels,
+        "moderation_threshold": tenant.moderation_threshold,
+    }
+
+
+def vision_settings(args: argparse.Namespace) -> int:
+    services = _services()
+    try:
+        shown = update_image_settings(
+            services,
+            tenant_id=args.tenant,
+            responses=args.responses,
+            threshold=args.threshold,
+            blocked=args.blocked,
+            moderation_threshold=args.moderation_threshold,
+        )
+    finally:
+        services.close()
+    _print_json(shown)
+    return 0
+
+
+def run_workflow_here(
+    services: Services,
+    *,
+    tenant_id: str,
+    data: str | None,
+    dataset: str | None,
+    data_dir: str | None,
+    epochs: int | None = None,
+    width: int | None = None,
+    seed: int | None = None,
+    force: bool = False,
+) -> dict[str, Any]:
+    """The vision workflow's definition run here, its steps through the in-process invoker."""
+    from training.vision import config_for
+    from training.vision_workflow import PACKAGED, run_vision_workflow
+
+    _tenant(services, tenant_id)
+    _positive("epochs", epochs)
+    _positive("width", width)
+    if services.settings.backend != "local":
+        raise CliError("workflow run needs the local backend (in-process steps)")
+    preset = "folder" if data else str(dataset)
+    overrides = {"epochs": epochs, "width": width, "seed": seed}
+    images = None
+    if preset not in PACKAGED:  # a folder or CIFAR-10 on this disk: stored for the run
+        size = config_for(preset).input_size
+        _, images = load_source(data=data, dataset=dataset, data_dir=data_dir, size=size)
+    elif data_dir:
+        raise CliError("--data-dir goes with --dataset cifar10 only")
+
+    async def invoke(function: str, payload: dict[str, Any]) -> dict[str, Any]:
+        return await services.skills.invoke(function, payload, timeout=3600.0)
+
+    def progress(event: dict[str, Any]) -> None:
+        line = f"[{event['state']}] {event['status']}"
+        if event["status"] not in ("entered", "retrying"):
+            line += f" in {event.get('seconds', 0):.1f} s"
+            if event.get("error"):
+                line += f": {event['error']}: {str(event.get('cause'))[:200]}"
+        _say(line)
+
+    return asyncio.run(
+        run_vision_workflow(
+            tenant_id=tenant_id,
+            blobs=services.blobs,
+            invoke=invoke,
+            dataset=preset,
+            data=images,
+            overrides=overrides,
+            force=force,
+            progress=progress,
+        )
+    )
+
+
+def vision_workflow(args: argparse.Namespace) -> int:
+    """`lambdesk workflow run vision`."""
+    if bool(args.data) == bool(args.dataset):
+        raise CliError("workflow run vision takes --dataset NAME or --data DIR")
+    services = _services()
+    try:
+        outcome = run_workflow_here(
+            services,
+            tenant_id=args.tenant,
+            data=args.data,
+            dataset=args.dataset,
+            data_dir=args.data_dir,
+            epochs=args.epochs,
+            width=args.width,
+            force=args.force,
+        )
+    finally:
+        services.close()
+    _print_json(outcome)
+    return 0 if outcome["status"] == "SUCCEEDED" else 1

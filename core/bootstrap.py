@@ -9,13 +9,18 @@ and use the `Services` they get; no service imports this module, `infra` or `ski
 
     tenants, history, jobs, blobs, skills, log, analytics   (ports: infra/local or infra/aws)
       └─ SessionService(history, locks, token secret)
-           ├─ ConversationService(sessions, history, skills, log, analytics, settings)
+           ├─ ConversationService(sessions, history, skills, log, analytics, settings, vision)
            ├─ HandoffService(sessions, history, analytics)
            └─ VoiceService(blobs, jobs, tenants, skills, sessions, conversation, dispatch)
+      VisionService(blobs, skills)            images: checks, classification, chat images
+      VideoService(blobs, jobs, tenants, skills, dispatch)   video moderation jobs
       TrainingService(jobs, blobs, skills, dispatch, the workflow definitions)
-      JobService(jobs, runners={"voice": voice.run_job, "intent_training": training.run_job},
-                 callbacks)
+      JobService(jobs, runners={"voice": voice.run_job, "video": video.run_job,
+                 "intent_training": training.run_job}, callbacks)
       dispatch: local → LocalWakeup (wakes JobWorker); aws → InvokerDispatcher (Event invoke)
+
+On aws, `LAMBDESK_LOCAL_SKILLS` names skills the process runs itself (the video function runs
+`video`, which calls `vision` through Lambda): the invoker routes those in-process.
 
 Adapter modules are imported inside the branches, so a local process never imports boto3 and
 an API process never imports a model library.
@@ -24,7 +29,7 @@ an API process never imports a model library.
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from core.conversation import ConversationService
@@ -47,10 +52,13 @@ from core.ports import (
 from core.sessions import SessionLocks, SessionService
 from core.settings import Settings, get_settings
 from core.training_jobs import TrainingService
+from core.video import VideoService
+from core.vision import VisionService
 from core.voice import VoiceService
 
-# Job kind → the function that runs such jobs on AWS (an `Event` invocation).
-JOB_FUNCTIONS = {"voice": "jobs", "intent_training": "jobs"}
+# Job kind → the function that runs such jobs on AWS (an `Event` invocation). Video jobs run in
+# the video function: it has PyAV (and runs the video skill in-process).
+JOB_FUNCTIONS = {"voice": "jobs", "intent_training": "jobs", "video": "video"}
 # Functions the in-process invoker finds outside `skills.<name>.skill` (the training workflow's
 # steps; on AWS the `train` Lambda).
 LOCAL_FUNCTION_MODULES = {"train": "training.workflow_steps"}
@@ -76,6 +84,8 @@ class Services:
     conversation: ConversationService
     handoffs: HandoffService
     voice: VoiceService
+    vision: VisionService
+    video: VideoService
     job_service: JobService
     training: TrainingService
     erasure: ErasureService
@@ -193,6 +203,20 @@ def _aws_ports(settings: Settings) -> _Ports:
     assert settings.table_name and settings.function_prefix
     if not settings.token_secret:
         raise ValueError("LAMBDESK_BACKEND=aws needs LAMBDESK_TOKEN_SECRET")
+    blobs = build_blob_store(settings, aws_clients=clients)
+    skills: SkillInvoker = LambdaSkillInvoker(
+        client=clients.lambda_, function_prefix=settings.function_prefix
+    )
+    local_skills = [name.strip() for name in settings.local_skills.split(",") if name.strip()]
+    if local_skills:
+        from infra.local.inprocess_skill_invoker import InProcessSkillInvoker
+        from infra.routing_skill_invoker import RoutingSkillInvoker
+
+        here = InProcessSkillInvoker(
+            SkillContext(blobs=blobs, settings=settings), workers=settings.skill_workers
+        )
+        skills = RoutingSkillInvoker(local=here, remote=skills, names=local_skills)
+        here.ctx = replace(here.ctx, skills=skills)  # what they call goes through the router
     return _Ports(
         tenants=DynamoDBTenantStore(table_name=settings.table_name, client=clients.dynamodb),
         history=DynamoDBHistoryStore(
@@ -205,8 +229,8 @@ def _aws_ports(settings: Settings) -> _Ports:
             client=clients.dynamodb,
             ttl_days=settings.job_ttl_days,
         ),
-        blobs=build_blob_store(settings, aws_clients=clients),
-        skills=LambdaSkillInvoker(client=clients.lambda_, function_prefix=settings.function_prefix),
+        blobs=blobs,
+        skills=skills,
         log=PowertoolsConversationLog(service=settings.service_name),
         analytics=DynamoDBAnalyticsStore(table_name=settings.table_name, client=clients.dynamodb),
         limits=DynamoDBRateLimitStore(table_name=settings.table_name, client=clients.dynamodb),
@@ -258,6 +282,7 @@ def wire(settings: Settings, ports: _Ports) -> Services:
         sessions_per_minute_per_client=settings.sessions_per_minute_per_client,
         max_metadata_bytes=settings.max_metadata_bytes,
     )
+    vision = VisionService(blobs=ports.blobs, skills=ports.skills, settings=settings)
     conversation = ConversationService(
         sessions=sessions,
         history=ports.history,
@@ -266,6 +291,7 @@ def wire(settings: Settings, ports: _Ports) -> Services:
         analytics=ports.analytics,
         settings=settings,
         limits=ports.limits,
+        vision=vision,
     )
     dispatch: JobDispatcher
     wakeup = None
@@ -286,6 +312,14 @@ def wire(settings: Settings, ports: _Ports) -> Services:
         dispatch=dispatch,
         settings=settings,
     )
+    video = VideoService(
+        blobs=ports.blobs,
+        jobs=ports.jobs,
+        tenants=ports.tenants,
+        skills=ports.skills,
+        dispatch=dispatch,
+        settings=settings,
+    )
     training = TrainingService(
         jobs=ports.jobs,
         blobs=ports.blobs,
@@ -295,7 +329,11 @@ def wire(settings: Settings, ports: _Ports) -> Services:
     )
     job_service = JobService(
         jobs=ports.jobs,
-        runners={"voice": voice.run_job, TrainingService.KIND: training.run_job},
+        runners={
+            "voice": voice.run_job,
+            "video": video.run_job,
+            TrainingService.KIND: training.run_job,
+        },
         callbacks=callbacks,
     )
     worker = None
@@ -321,6 +359,8 @@ def wire(settings: Settings, ports: _Ports) -> Services:
             sessions=sessions, history=ports.history, analytics=ports.analytics
         ),
         voice=voice,
+        vision=vision,
+        video=video,
         job_service=job_service,
         training=training,
         erasure=ErasureService(history=ports.history, jobs=ports.jobs, blobs=ports.blobs),

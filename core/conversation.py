@@ -17,7 +17,14 @@ turn (so a crash leaves either both or neither), and a retry after the owner die
 over once its lease ran out: the turn happens exactly once.
 
 Everything is validated before anything is written: the text (not empty, within the limit,
-valid Unicode), the metadata (size, depth), the rate limits.
+valid Unicode), the metadata (size, depth), an attached image (`core.vision`: bytes, format,
+header, pixels), the rate limits.
+
+A message may carry an image (`ChatRequest.image_b64`): it is stored with the session
+(`sessions/<session_id>/images/<name>`, removed again if the turn fails), classified by the vision
+skill concurrently with the text skills (a failing vision skill degrades the turn; an image the
+skill cannot decode is the customer's 422), and the label and its score go to the policy, the
+user's message (`Message.image`), the reply and the conversation log.
 """
 
 from __future__ import annotations
@@ -48,6 +55,7 @@ from core.models import (
     ChatRequest,
     IdempotencyCompletion,
     Message,
+    MessageImage,
     Role,
     SessionState,
     Tenant,
@@ -55,7 +63,14 @@ from core.models import (
     is_handed_off,
     utcnow,
 )
-from core.policy import Decision, apply_decision, decide, rate_limited
+from core.policy import (
+    Decision,
+    ImageFinding,
+    apply_decision,
+    decide,
+    mention_image,
+    rate_limited,
+)
 from core.ports import (
     AnalyticsStore,
     ConversationLog,
@@ -65,7 +80,17 @@ from core.ports import (
 )
 from core.sessions import SessionService, StateChange, check_metadata
 from core.settings import Settings
-from core.skill_contracts import Hit, IntentEvent, IntentResult, SearchEvent, SearchResult
+from core.skill_contracts import (
+    Hit,
+    IntentEvent,
+    IntentResult,
+    SearchEvent,
+    SearchResult,
+    VisionEvent,
+    VisionResult,
+    fault_error,
+)
+from core.vision import CheckedImage, VisionService
 
 logger = logging.getLogger("lambdesk.conversation")
 
@@ -127,8 +152,10 @@ class ConversationService:
         analytics: AnalyticsStore | None,
         settings: Settings,
         limits: RateLimitStore | None = None,
+        vision: VisionService | None = None,
     ) -> None:
         self.limits = limits
+        self.vision = vision
         self.sessions = sessions
         self.history = history
         self.skills = skills
@@ -150,6 +177,7 @@ class ConversationService:
         of its tenant, or in a new one when `session_id` is omitted. Honours `Idempotency-Key`."""
         check_text(tenant=tenant, max_text_chars=self.settings.max_text_chars, text=request.text)
         check_metadata(request.metadata, max_bytes=self.settings.max_metadata_bytes)
+        checked = self._check_image(request.image_b64)
         session_id = request.session_id
         if principal.role is PrincipalRole.SESSION:
             if session_id is not None and session_id != principal.session_id:
@@ -163,14 +191,23 @@ class ConversationService:
 
         async def run(claim: Claim | None) -> ChatReply:
             current = state or self.sessions.create(tenant_id=tenant.tenant_id)
-            return await self.handle_turn(
-                tenant=tenant,
-                state=current,
-                text=request.text,
-                request_id=request_id,
-                metadata=request.metadata,
-                claim=claim,
-            )
+            image = await self._store_image(tenant.tenant_id, current.session_id, checked)
+            try:
+                return await self.handle_turn(
+                    tenant=tenant,
+                    state=current,
+                    text=request.text,
+                    request_id=request_id,
+                    metadata=request.metadata,
+                    claim=claim,
+                    image=image,
+                )
+            except BaseException:
+                if image is not None:  # the turn is not stored: neither is its image
+                    await asyncio.to_thread(
+                        self._vision().blobs.delete, tenant_id=tenant.tenant_id, key=image.key
+                    )
+                raise
 
         fingerprint = request_fingerprint(
             {
@@ -178,6 +215,7 @@ class ConversationService:
                 "session_id": session_id,
                 "text": request.text,
                 "metadata": request.metadata,
+                "image": _digest(request.image_b64),
             }
         )
         return await self.run_idempotent(
@@ -198,6 +236,7 @@ class ConversationService:
         request_id: str | None = None,
         metadata: Mapping[str, Any] | None = None,
         claim: Claim | None = None,
+        image: MessageImage | None = None,
     ) -> ChatReply:
         """Answer one customer message in the session whose current `state` the caller read, and
         store both sides of the turn with the new state — and, under an `Idempotency-Key`
@@ -212,8 +251,15 @@ class ConversationService:
         hits: list[Hit] = []
         latency: dict[str, float] = {}
         degraded: list[str] = []
+        seen: VisionResult | None = None
         if not is_handed_off(state):  # handed off: the bot stays quiet, no skill is asked
-            intent, hits, latency, degraded = await self._understand(tenant_id, text)
+            (intent, hits, latency, degraded), (seen, vision_ms) = await asyncio.gather(
+                self._understand(tenant_id, text), self._see(tenant_id, image)
+            )
+            if image is not None:
+                latency["vision"] = round(vision_ms, 2)
+                degraded += [] if seen is not None else ["vision"]
+        image, finding = _labelled(image, seen)
 
         decisions: list[Decision] = []
         replies: list[ChatReply] = []
@@ -223,15 +269,21 @@ class ConversationService:
             now = utcnow()
             self._check_rate(current, limit)
             decision = decide(
-                tenant=tenant, state=current, text=text, intent_result=intent, hits=hits
+                tenant=tenant,
+                state=current,
+                text=text,
+                intent_result=intent,
+                hits=hits,
+                image=finding,
             )
+            decision = mention_image(tenant=tenant, decision=decision, image=finding)
             decisions.append(decision)
             first_turn.append(current.turns == 0)
             latency["total"] = round((time.perf_counter() - started) * 1000.0, 2)
             messages = _turn_messages(
-                tenant_id, session_id, text, channel, decision, metadata, latency, degraded
+                tenant_id, session_id, text, channel, decision, metadata, latency, degraded, image
             )
-            reply = _reply(session_id, messages[1].message_id, decision)
+            reply = _reply(session_id, messages[1].message_id, decision, image)
             replies.append(reply)
             completion = None
             if claim is not None:
@@ -266,6 +318,8 @@ class ConversationService:
             source=decision.source,
             latency_ms=latency,
             degraded=degraded,
+            image_label=finding.label if finding else None,
+            image_score=finding.score if finding else None,
         )
         self._record_turn(record)
         counters.record_turn(
@@ -319,6 +373,40 @@ class ConversationService:
         degraded = [name for name, r in (("intent", intent), ("retrieval", search)) if r is None]
         latency = {"intent": round(intent_ms, 2), "retrieval": round(search_ms, 2)}
         return intent, list(search.hits) if search else [], latency, degraded
+
+    # ------------------------------------------------------------------ images
+    def _vision(self) -> VisionService:
+        if self.vision is None:
+            raise Unprocessable("this deployment takes no images", code="images_not_supported")
+        return self.vision
+
+    def _check_image(self, image_b64: str | None) -> CheckedImage | None:
+        """The upfront checks of an attached image (413, 415, 422), before anything is stored."""
+        return None if image_b64 is None else self._vision().check_b64(image_b64)
+
+    async def _store_image(
+        self, tenant_id: str, session_id: str, image: CheckedImage | None
+    ) -> MessageImage | None:
+        if image is None:
+            return None
+        return await asyncio.to_thread(
+            self._vision().store_session_image,
+            tenant_id=tenant_id,
+            session_id=session_id,
+            image=image,
+        )
+
+    async def _see(
+        self, tenant_id: str, image: MessageImage | None
+    ) -> tuple[VisionResult | None, float]:
+        """The vision skill's answer for a stored image (None: no image, or the skill failed)."""
+        if image is None:
+            return None, 0.0
+        event = VisionEvent(tenant_id=tenant_id, image_key=image.key, top_k=3)
+        answer: tuple[VisionResult | None, float] = await self._call(
+            "vision", event, VisionResult, self.settings.vision_timeout_s
+        )
+        return answer
 
     async def _call(
         self, name: str, event: Any, result: type[Any], timeout: float
@@ -399,7 +487,30 @@ class ConversationService:
             raise
 
 
-def _reply(session_id: str, message_id: str, decision: Decision) -> ChatReply:
+def _digest(value: str | None) -> str | None:
+    return None if value is None else hashlib.sha256(value.encode()).hexdigest()
+
+
+def _labelled(
+    image: MessageImage | None, seen: VisionResult | None
+) -> tuple[MessageImage | None, ImageFinding | None]:
+    """The image with what the vision skill saw in it, and that finding for the policy. An
+    image the skill refused (undecodable, …) is the customer's error: raised, the turn fails."""
+    if image is None or seen is None:
+        return image, None
+    if seen.fault is not None:
+        raise fault_error(seen.fault)
+    if seen.label is None or seen.score is None:
+        return image, None
+    labelled = image.model_copy(
+        update={"label": seen.label, "score": seen.score, "model_version": seen.model_version}
+    )
+    return labelled, ImageFinding(label=seen.label, score=seen.score)
+
+
+def _reply(
+    session_id: str, message_id: str, decision: Decision, image: MessageImage | None = None
+) -> ChatReply:
     return ChatReply(
         session_id=session_id,
         message_id=message_id,
@@ -410,6 +521,7 @@ def _reply(session_id: str, message_id: str, decision: Decision) -> ChatReply:
         citations=decision.citations,
         suggestions=decision.suggestions,
         handoff=decision.handoff,
+        image=image,
     )
 
 
@@ -422,6 +534,7 @@ def _turn_messages(
     metadata: Mapping[str, Any] | None,
     latency: dict[str, float],
     degraded: list[str],
+    image: MessageImage | None = None,
 ) -> list[Message]:
     user = Message(
         message_id=new_ulid(),  # ids now, not at commit: the reply names the bot's message
@@ -431,6 +544,7 @@ def _turn_messages(
         text=text,
         channel=channel,
         metadata=dict(metadata or {}),
+        image=image,
     )
     bot = Message(
         message_id=new_ulid(),

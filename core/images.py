@@ -24,56 +24,35 @@ from typing import Any
 
 import numpy as np
 
-from core.errors import PayloadTooLarge, Unprocessable, UnsupportedMediaType
-
-FORMATS: dict[str, str] = {
-    "PNG": "image/png",
-    "JPEG": "image/jpeg",
-    "WEBP": "image/webp",
-    "GIF": "image/gif",
-}
-CONTENT_TYPES: frozenset[str] = frozenset({*FORMATS.values(), "image/jpg", "image/pjpeg"})
-DEFAULT_MAX_BYTES = 5 * 1024 * 1024
-DEFAULT_MAX_PIXELS = 36_000_000  # 6000 × 6000; an RGB copy of that is about 100 MB
-
-_MAGIC: tuple[tuple[bytes, str], ...] = (
-    (b"\x89PNG\r\n\x1a\n", "PNG"),
-    (b"\xff\xd8\xff", "JPEG"),
-    (b"GIF87a", "GIF"),
-    (b"GIF89a", "GIF"),
+from core.image_headers import (
+    CONTENT_TYPES,
+    DEFAULT_MAX_BYTES,
+    DEFAULT_MAX_PIXELS,
+    FORMATS,
+    ImageTooLarge,
+    TooManyPixels,
+    UndecodableImage,
+    UnsupportedImage,
+    sniff_format,
 )
 
-
-class ImageTooLarge(PayloadTooLarge):
-    code = "image_too_large"
-
-
-class TooManyPixels(PayloadTooLarge):
-    code = "image_too_many_pixels"
-
-
-class UnsupportedImage(UnsupportedMediaType):
-    code = "unsupported_image"
-
-    def __init__(self, message: str = "not an image: send PNG, JPEG, WebP or GIF") -> None:
-        super().__init__(message)
-
-
-class UndecodableImage(Unprocessable):
-    code = "undecodable_image"
-
-    def __init__(self, message: str = "could not decode the image") -> None:
-        super().__init__(message)
-
-
-def sniff_format(data: bytes) -> str | None:
-    """`PNG`, `JPEG`, `WEBP` or `GIF` from the first bytes; None for anything else."""
-    for magic, name in _MAGIC:
-        if data.startswith(magic):
-            return name
-    if len(data) >= 12 and data[:4] == b"RIFF" and data[8:12] == b"WEBP":
-        return "WEBP"
-    return None
+__all__ = [
+    "CONTENT_TYPES",
+    "DEFAULT_MAX_BYTES",
+    "DEFAULT_MAX_PIXELS",
+    "FORMATS",
+    "ImageTooLarge",
+    "TooManyPixels",
+    "UndecodableImage",
+    "UnsupportedImage",
+    "array_to_rgb",
+    "encode_jpeg",
+    "encode_png",
+    "load_image",
+    "open_image",
+    "resize_rgb",
+    "sniff_format",
+]
 
 
 def _pillow() -> Any:

@@ -67,6 +67,14 @@ class Tenant(BaseModel):
     max_text_chars: int | None = None
     turns_per_minute: int | None = None
     tts_voice: str | None = None
+    # Images in chat: a label of the tenant's image model -> the bot's written answer, given
+    # when the image is classified with at least `image_threshold` (a softmax probability).
+    image_responses: dict[str, str] = Field(default_factory=dict)
+    image_threshold: float = Field(default=0.7, ge=0.0, le=1.0)
+    # Video moderation: a frame is flagged when one of these labels scores at or above the
+    # threshold.
+    blocked_labels: list[str] = Field(default_factory=list)
+    moderation_threshold: float = Field(default=0.5, ge=0.0, le=1.0)
     # The customers' language (ISO 639-1), a hint that spares speech recognition from detecting
     # it on every clip; None: detect per clip.
     language: str | None = "en"
@@ -108,6 +116,7 @@ class Source(StrEnum):
     FALLBACK = "fallback"
     HANDOFF = "handoff"
     AGENT = "agent"
+    IMAGE = "image"  # the tenant's response to a label its image model saw in the customer's image
 
 
 class Channel(StrEnum):
@@ -121,6 +130,23 @@ class Citation(BaseModel):
     chunk_id: str
     score: float
     snippet: str = ""
+
+
+class MessageImage(BaseModel):
+    """An image attached to a customer's message: where it is (a blob of the session, erased
+    with it; `url` serves it to the session's token and the tenant's admin key) and what the
+    tenant's image model saw in it (None when the vision skill could not tell)."""
+
+    key: str  # sessions/<session_id>/images/<name>
+    name: str  # <ulid>.<ext>
+    url: str
+    content_type: str
+    bytes: int
+    width: int
+    height: int
+    label: str | None = None
+    score: float | None = None
+    model_version: str | None = None
 
 
 class Message(BaseModel):
@@ -139,6 +165,7 @@ class Message(BaseModel):
     source: Source | None = None
     citations: list[Citation] = Field(default_factory=list)
     metadata: dict[str, Any] = Field(default_factory=dict)
+    image: MessageImage | None = None  # a customer's message with an image attached
     created_at: datetime = Field(default_factory=utcnow)
     expires_at: datetime | None = None
 
@@ -292,6 +319,9 @@ class TurnRecord(BaseModel):
     source: Source
     latency_ms: dict[str, float] = Field(default_factory=dict)  # per skill and "total"
     degraded: list[str] = Field(default_factory=list)  # skills that failed or timed out
+    # A turn with an image: what the vision skill saw (None without an image, or when it failed)
+    image_label: str | None = None
+    image_score: float | None = None
     timestamp: datetime = Field(default_factory=utcnow)
 
 
@@ -315,10 +345,18 @@ class SessionCreated(BaseModel):
     user_verified: bool = False
 
 
+# An image of `max_image_bytes` (5 MB by default) is about 7 MB as base64; the byte limit of the
+# deployment is checked on the decoded bytes.
+MAX_IMAGE_B64_CHARS = 8 * 1024 * 1024
+
+
 class ChatRequest(BaseModel):
     session_id: str | None = Field(default=None, min_length=1, max_length=128)
     text: str = Field(min_length=1, max_length=20_000)  # the tenant's own limit is checked too
     metadata: dict[str, Any] = Field(default_factory=dict)
+    # An image with the message (PNG, JPEG, WebP or GIF; base64, or a `data:image/...;base64,`
+    # URL), classified with the text and stored with the message.
+    image_b64: str | None = Field(default=None, min_length=1, max_length=MAX_IMAGE_B64_CHARS)
 
 
 class ChatReply(BaseModel):
@@ -331,3 +369,4 @@ class ChatReply(BaseModel):
     citations: list[Citation] = Field(default_factory=list)
     suggestions: list[str] = Field(default_factory=list)
     handoff: HandoffStatus = HandoffStatus.NONE
+    image: MessageImage | None = None  # the turn's image as stored, and what the bot saw in it

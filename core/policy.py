@@ -11,13 +11,19 @@ Order of precedence:
 4. The best knowledge hit scoring ≥ `knowledge_threshold`: answer with the passage (trimmed to
    a readable length) and its citation.
 5. Otherwise the fallback text; the `handoff_after`-th fallback in a row hands off instead.
+
+A turn with an image (`image`: the vision skill's best label and its score) is answered first by
+the tenant's response for that label (`Tenant.image_responses`, `source=image`) when the score
+reaches `Tenant.image_threshold`, unless the session is handed off or the customer asks for a
+human; otherwise the text decides as above, and a fallback says what the bot saw
+(`mention_image`).
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from core.models import Citation, HandoffStatus, SessionState, Source, Tenant, is_handed_off
@@ -62,6 +68,49 @@ class Decision:
     quiet: bool = False  # the session was already handed off: the bot only acknowledged
 
 
+@dataclass(frozen=True)
+class ImageFinding:
+    """What the vision skill saw in a turn's image: its best label and that label's score."""
+
+    label: str
+    score: float
+
+
+def _image_answer(
+    *,
+    tenant: Tenant,
+    state: SessionState,
+    text: str,
+    image: ImageFinding,
+    intent: IntentResult | None,
+) -> Decision | None:
+    """The tenant's response to a confidently seen label, or None (the text decides)."""
+    if is_handed_off(state) or wants_human(text) or image.score < tenant.image_threshold:
+        return None
+    response = tenant.image_responses.get(image.label)
+    if not response:
+        return None
+    return Decision(
+        text=response,
+        source=Source.IMAGE,
+        intent=intent.intent if intent else None,
+        confidence=intent.confidence if intent else None,
+        suggestions=_suggest_intents(tenant, intent, exclude=None),
+    )
+
+
+def mention_image(*, tenant: Tenant, decision: Decision, image: ImageFinding | None) -> Decision:
+    """A fallback reply that also says what the bot saw in the image (when it is confident)."""
+    if (
+        image is None
+        or decision.source is not Source.FALLBACK
+        or image.score < tenant.image_threshold
+    ):
+        return decision
+    seen = humanize(image.label).lower()
+    return replace(decision, text=f"I can see {seen} in your picture. {decision.text}")
+
+
 def humanize(name: str) -> str:
     """`track_order` / `card-arrival` → `Track order`."""
     words = re.sub(r"[_\-.]+", " ", name).strip()
@@ -104,8 +153,15 @@ def decide(
     text: str,
     intent_result: IntentResult | None,
     hits: Sequence[Hit],
+    image: ImageFinding | None = None,
 ) -> Decision:
     """The bot's reply to `text` given the skills' results (None / [] when a skill failed)."""
+    if image is not None:
+        seen = _image_answer(
+            tenant=tenant, state=state, text=text, image=image, intent=intent_result
+        )
+        if seen is not None:
+            return seen
     if is_handed_off(state):
         return Decision(
             text=AGENT_WILL_REPLY,

@@ -603,10 +603,12 @@ class BlobStore(abc.ABC):
 @dataclass(frozen=True)
 class SkillContext:
     """What a skill's `run(event, ctx)` may use besides its event: the tenant's blobs (models,
-    indexes, audio) and the process settings. Built once per process by the entrypoint."""
+    indexes, audio), the process settings, and the skill invoker for a skill that calls other
+    skills (video moderation calls vision). Built once per process by the entrypoint."""
 
     blobs: BlobStore
     settings: Any  # core.settings.Settings (Any keeps this module free of the settings import)
+    skills: SkillInvoker | None = None
 
 
 class SkillInvoker(abc.ABC):

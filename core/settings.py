@@ -36,7 +36,13 @@ class Settings(BaseSettings):
     index_timeout_s: float = Field(default=300.0, gt=0)
     asr_timeout_s: float = Field(default=120.0, gt=0)  # a probe or a transcription
     tts_timeout_s: float = Field(default=60.0, gt=0)
+    vision_timeout_s: float = Field(default=10.0, gt=0)  # one image (a chat turn, the API)
+    video_probe_timeout_s: float = Field(default=60.0, gt=0)  # the check of an upload
+    video_timeout_s: float = Field(default=900.0, gt=0)  # moderating one video (a job)
     skill_workers: int = Field(default=4, gt=0)
+    # Skills this process runs itself although the backend calls skills remotely (aws): the video
+    # function runs `video` in-process and calls `vision` through Lambda. Comma-separated.
+    local_skills: str = ""
     warmup: bool = True  # load the text models in the background when the server starts
     # How stale a warm process's view of a tenant's live model may be: CURRENT is read again at
     # most this often (a newly published model is served within about this many seconds).
@@ -65,6 +71,8 @@ class Settings(BaseSettings):
     max_audio_seconds: float = Field(default=120.0, gt=0)
     max_image_bytes: int = Field(default=5 * 1024 * 1024, gt=0)
     max_image_pixels: int = Field(default=36_000_000, gt=0)  # decompression bombs
+    max_video_bytes: int = Field(default=50 * 1024 * 1024, gt=0)
+    max_video_seconds: float = Field(default=600.0, gt=0)
     turns_per_minute: int = Field(default=100, gt=0)
     # Throttles of work nobody has a session for yet (429 with Retry-After when exceeded).
     sessions_per_minute_per_client: int = Field(default=30, gt=0)  # per widget key + address

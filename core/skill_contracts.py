@@ -28,7 +28,13 @@ from pydantic import (
     model_validator,
 )
 
-from core.errors import BadRequest
+from core.errors import (
+    BadRequest,
+    LambdeskError,
+    PayloadTooLarge,
+    Unprocessable,
+    UnsupportedMediaType,
+)
 
 MAX_TEXT = 10_000
 MAX_BATCH = 256
@@ -59,6 +65,16 @@ class Fault(Result):
     status: int = Field(ge=400, le=499)
     code: str = Field(max_length=100)
     message: str = Field(max_length=1000)
+
+
+def fault_error(fault: Fault) -> LambdeskError:
+    """The domain error of a skill's `Fault` (its status and code kept)."""
+    kinds: dict[int, type[LambdeskError]] = {
+        413: PayloadTooLarge,
+        415: UnsupportedMediaType,
+        422: Unprocessable,
+    }
+    return kinds.get(fault.status, BadRequest)(fault.message, code=fault.code)
 
 
 # --------------------------------------------------------------------------- intent
@@ -339,16 +355,122 @@ class ImageClassification(Result):
 
 
 class VisionBatchResult(Result):
-    results: list[ImageClassification]
-    model_version: str
-    default_model: bool
+    """The answers for `images`, in order; or the `fault` that refused one of them."""
+
+    results: list[ImageClassification] = Field(default_factory=list)
+    model_version: str | None = None
+    default_model: bool = False
     timings: dict[str, float] = Field(default_factory=dict)
+    fault: Fault | None = None
 
 
-class VisionResult(ImageClassification):
-    """The answer for a single image."""
+class VisionResult(Result):
+    """The answer for a single image: its classification, or the `fault` that refused it (too
+    many bytes or pixels 413, not an image 415, undecodable 422: the customer's doing)."""
 
+    label: str | None = None
+    score: float | None = None
+    labels: list[LabelScore] = Field(default_factory=list)
+    width: int | None = None  # of the image as sent
+    height: int | None = None
+    model_version: str | None = None
+    default_model: bool = False
     timings: dict[str, float] = Field(default_factory=dict)
+    fault: Fault | None = None
+
+
+# --------------------------------------------------------------------------- video
+# The `video` skill runs in the video function (PyAV): `probe` checks an upload before a job is
+# made of it; `moderate` samples frames, classifies them through the vision skill (batches) and
+# answers the timeline and the flagged segments.
+
+MAX_BLOCKED_LABELS = 100
+
+
+class VideoProbeEvent(Contract):
+    op: Literal["probe"]
+    tenant_id: TenantId
+    video_key: BlobKey
+    content_type: str = Field(default="", max_length=200)
+    max_seconds: float = Field(gt=0, le=3600)
+
+
+class VideoProbeResult(Result):
+    format: str | None = None  # mp4 or webm (a mov is mp4's container)
+    codec: str | None = None
+    width: int | None = None
+    height: int | None = None
+    duration_s: float | None = None  # as the container says (decoding is bounded again)
+    fault: Fault | None = None
+
+
+class ModerateEvent(Contract):
+    op: Literal["moderate"] = "moderate"
+    tenant_id: TenantId
+    video_key: BlobKey
+    blocked: list[Annotated[str, Field(min_length=1, max_length=100)]] = Field(
+        default_factory=list, max_length=MAX_BLOCKED_LABELS
+    )
+    threshold: float = Field(default=0.5, ge=0.0, le=1.0)
+    mode: Literal["interval", "scene"] = "interval"
+    every_s: float = Field(default=1.0, ge=0.1, le=60.0)
+    max_seconds: float = Field(default=600.0, gt=0, le=3600)
+    top_k: int = Field(default=3, ge=1, le=MAX_TOP_K)
+
+
+class TimelineSpan(Result):
+    start: float
+    end: float
+    label: str
+    score: float
+    frames: int
+
+
+class FlaggedSegment(Result):
+    start: float
+    end: float
+    labels: list[str]
+    score: float
+    frames: int
+
+
+class FrameLabel(Result):
+    t: float
+    label: str
+    score: float
+
+
+class ModerationResult(Result):
+    """A moderated video: the timeline of best labels, the flagged segments (a blocked label at
+    or above the threshold), each sampled frame's label, and how decoding went."""
+
+    flagged: bool = False
+    duration_s: float = 0.0
+    timeline: list[TimelineSpan] = Field(default_factory=list)
+    segments: list[FlaggedSegment] = Field(default_factory=list)
+    frames: list[FrameLabel] = Field(default_factory=list)
+    video: dict[str, Any] = Field(default_factory=dict)
+    mode: str = "interval"
+    frames_sampled: int = 0
+    truncated: bool = False
+    stop_reason: str | None = None
+    blocked: list[str] = Field(default_factory=list)
+    threshold: float = 0.5
+    model_version: str | None = None
+    timings: dict[str, float] = Field(default_factory=dict)
+    fault: Fault | None = None
+
+
+VideoEvent = Annotated[
+    Annotated[VideoProbeEvent, Tag("probe")] | Annotated[ModerateEvent, Tag("moderate")],
+    _op("moderate"),
+]
+
+
+@cache
+def video_events() -> TypeAdapter[VideoProbeEvent | ModerateEvent]:
+    """The validator of the union (built once, on first use)."""
+    return TypeAdapter(VideoEvent)
 
 
 # --------------------------------------------------------------------------- job functions

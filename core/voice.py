@@ -29,10 +29,7 @@ from core.conversation import ConversationService
 from core.errors import (
     BadRequest,
     Conflict,
-    LambdeskError,
     NotFound,
-    PayloadTooLarge,
-    Unprocessable,
     UnsupportedMediaType,
 )
 from core.jobs import JobDispatcher, PermanentJobError, checkpoint_job, create_job
@@ -41,7 +38,6 @@ from core.ports import BlobStore, JobStore, SkillInvoker, TenantStore
 from core.sessions import SessionService
 from core.settings import Settings
 from core.skill_contracts import (
-    Fault,
     ProbeEvent,
     ProbeResult,
     SpeakEvent,
@@ -50,6 +46,7 @@ from core.skill_contracts import (
     TranscodeResult,
     TranscribeEvent,
     TranscribeResult,
+    fault_error,
 )
 
 logger = logging.getLogger("lambdesk.voice")
@@ -78,11 +75,6 @@ AUDIO_CONTENT_TYPES = frozenset(
         "audio/x-flac",
     }
 )
-_FAULTS: dict[int, type[LambdeskError]] = {
-    413: PayloadTooLarge,
-    415: UnsupportedMediaType,
-    422: Unprocessable,
-}
 
 
 def audio_in_key(job_id: str) -> str:
@@ -91,11 +83,6 @@ def audio_in_key(job_id: str) -> str:
 
 def audio_out_key(job_id: str, fmt: str = REPLY_FORMAT) -> str:
     return f"audio/out/{job_id}.{fmt}"
-
-
-def fault_error(fault: Fault) -> LambdeskError:
-    """The domain error of a skill's `Fault` (its status and code kept)."""
-    return _FAULTS.get(fault.status, BadRequest)(fault.message, code=fault.code)
 
 
 def check_audio_type(content_type: str, *, sniff: bool) -> None:

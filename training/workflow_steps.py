@@ -210,7 +210,12 @@ STEPS = {"preprocess": preprocess, "train": train, "evaluate": evaluate, "publis
 
 
 def run(event: Mapping[str, Any], ctx: SkillContext) -> dict[str, Any]:
-    """The entry every runner calls: the named step on the event."""
+    """The entry every runner calls: the named step on the event (a vision workflow's step,
+    `"workflow": "vision"`, goes to `training.vision_workflow`)."""
+    if event.get("workflow") == "vision":
+        from training import vision_workflow
+
+        return vision_workflow.run(event, ctx)
     step = event.get("step")
     if not isinstance(step, str) or step not in STEPS:
         raise BadRequest(f"workflow step must be one of {', '.join(STEPS)}")

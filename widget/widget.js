@@ -390,7 +390,7 @@
       if (m.role === "bot" && meta.event === "handoff_closed") { state = "closed"; note(m.text); seen.add(m.message_id); return; }
       if (m.role === "bot" && m.source === "handoff" && !meta.quiet && state !== "active") state = "waiting";
       if (m.role === "bot" && meta.quiet) { seen.add(m.message_id); return; }
-      var node = render({ id: m.message_id, role: m.role, text: m.text, citations: m.citations, agent: meta.agent, rateable: m.role === "bot" });
+      var node = render({ id: m.message_id, role: m.role, text: (m.image ? "🖼 " : "") + m.text, citations: m.citations, agent: meta.agent, rateable: m.role === "bot" });
       if (m.role === "bot") lastBot = { node: node, suggestions: meta.suggestions };
     });
     if (lastBot && state !== "waiting" && state !== "active") {
@@ -551,15 +551,24 @@
   }
 
   async function sendImage(file) {
-    // The image skill answers POST /v1/images/classify; shown only with data-images="on".
+    // The image goes with a chat message (POST /v1/chat, image_b64): stored with the session,
+    // classified by the tenant's image model, answered like any turn. Shown with data-images="on".
     if (!file || file.size > 5 * 1024 * 1024) { showNotice("Images can be at most 5 MB."); return; }
+    var caption = input.value.trim() || "Here is a picture.";
+    input.value = "";
     typing(true);
     try {
+      var image = await new Promise(function (resolve, reject) {
+        var reader = new FileReader();
+        reader.onload = function () { resolve(reader.result); };
+        reader.onerror = function () { reject(new Error("The image could not be read.")); };
+        reader.readAsDataURL(file);
+      });
       var s = await ensureSession();
-      render({ role: "user", text: "🖼 " + file.name });
-      var result = await call("POST", "/v1/images/classify", file, s.token, file.type);
-      var labels = (result.labels || []).slice(0, 3).map(function (l) { return l.label; });
-      render({ role: "bot", text: labels.length ? "I can see: " + labels.join(", ") + "." : "I couldn't tell what that is." });
+      render({ role: "user", text: "🖼 " + caption });
+      pendingUser.push(caption);
+      var reply = await call("POST", "/v1/chat", { session_id: s.id, text: caption, image_b64: image }, s.token);
+      render({ id: reply.message_id, role: "bot", text: reply.text, citations: reply.citations, suggestions: reply.suggestions, rateable: true });
     } catch (e) {
       if (!refuse(e)) showNotice(e.message);
     } finally {

@@ -25,12 +25,16 @@ PyYAML==6.0.4
 tqdm==4.70.1
 boto3==1.44.8
 aws-lambda-powertools==3.37.0
+Pillow==13.0.0
 REQS
+# the vision workflow's packaged data set (its declared dependencies would pull TensorFlow)
+RUN pip install --no-deps animal-mnist==0.4
 
 COPY core/ ${LAMBDA_TASK_ROOT}/core/
 COPY infra/ ${LAMBDA_TASK_ROOT}/infra/
 COPY skills/__init__.py skills/encoder.py skills/onnx_encoder.py ${LAMBDA_TASK_ROOT}/skills/
 COPY skills/intent/ ${LAMBDA_TASK_ROOT}/skills/intent/
+COPY skills/vision/ ${LAMBDA_TASK_ROOT}/skills/vision/
 COPY training/ ${LAMBDA_TASK_ROOT}/training/
 RUN cd ${LAMBDA_TASK_ROOT} && python -c "from pathlib import Path; \
 from skills.onnx_encoder import export_onnx; export_onnx(Path('/opt/models/all-MiniLM-L6-v2.onnx'))" \

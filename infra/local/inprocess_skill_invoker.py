@@ -8,7 +8,10 @@ the background and its result is dropped); any exception from the skill becomes 
 
 A `registry` of extra skill callables (tests, plugins) takes precedence over the imports;
 `modules` names the module of a function that is not `skills.<name>.skill` (the training
-workflow's steps, `train` → `training.workflow_steps`), imported on first use as well.
+workflow's steps, `train` → `training.workflow_steps`), imported on first use as well. The
+skills' context carries this invoker (`ctx.skills`) unless it was given another, so a skill that
+calls other skills (video moderation → vision) reaches them the same way. Such a call waits for
+a pool thread while holding one: keep `workers` above the number of such calls running at once.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import threading
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import wait as wait_futures
+from dataclasses import replace
 from typing import Any
 
 from core.errors import SkillError, SkillTimeout
@@ -49,7 +53,8 @@ class InProcessSkillInvoker(SkillInvoker):
         modules: Mapping[str, str] | None = None,
     ) -> None:
         self._modules = dict(modules or {})
-        self.ctx = ctx
+        # a skill that calls other skills (video → vision) calls them through this invoker
+        self.ctx = ctx if ctx.skills is not None else replace(ctx, skills=self)
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="skill")
         self._registry: dict[str, SkillFn] = dict(registry or {})
         self._loaded: dict[str, SkillFn] = {}

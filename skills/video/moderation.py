@@ -21,7 +21,7 @@ import numpy as np
 from core.images import encode_jpeg
 from core.ports import SkillInvoker
 from core.skill_contracts import MAX_IMAGE_BATCH, VisionBatchResult
-from skills.video.frames import MAX_VIDEO_BYTES, SampleOptions, sample_frames
+from skills.video.frames import MAX_VIDEO_BYTES, SampleOptions, UndecodableVideo, sample_frames
 from skills.video.timeline import FrameLabels, moderate
 
 
@@ -77,6 +77,8 @@ async def moderate_video(
         answer = VisionBatchResult.model_validate(
             await skills.invoke("vision", event, timeout=options.timeout_s)
         )
+        if answer.fault is not None:  # frames are ours: a refusal here is a decoding problem
+            raise UndecodableVideo(f"a frame at {batch[0].t:g} s: {answer.fault.message}")
         model_version = answer.model_version
         for frame, result in zip(batch, answer.results, strict=True):
             labels = tuple((item.label, item.score) for item in result.labels)

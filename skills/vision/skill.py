@@ -5,8 +5,10 @@
 torch import here or in anything this module loads (a test checks).
 
 The model is the tenant's CURRENT version, else the shared default (`skills.vision.model`);
-neither → `NoVisionModel` (503). Input errors are typed (`core.images`): too many bytes or
-pixels 413, not an image 415, undecodable 422; a missing `image_key` 404; a malformed event 400.
+neither → `NoVisionModel` (503). The customer's input errors (`core.images`: too many bytes or
+pixels 413, not an image 415, undecodable 422) come back as the result's `fault`, like the asr
+skill's; a missing `image_key` (404) and a malformed event (400) are raised: those are the
+caller's bugs.
 """
 
 from __future__ import annotations
@@ -25,13 +27,16 @@ from core.images import (
     DEFAULT_MAX_BYTES,
     DEFAULT_MAX_PIXELS,
     ImageTooLarge,
+    TooManyPixels,
     UndecodableImage,
+    UnsupportedImage,
     array_to_rgb,
     open_image,
     resize_rgb,
 )
 from core.ports import BlobStore, SkillContext
 from core.skill_contracts import (
+    Fault,
     ImageClassification,
     ImageInput,
     LabelScore,
@@ -148,6 +153,15 @@ def classify(
     return results, {name: round(value, 2) for name, value in timings.items()}
 
 
+# The customer's faults: they come back in the result (`fault`), not as an exception (which
+# would cross a Lambda boundary as a bare function error, a 503).
+INPUT_ERRORS = (ImageTooLarge, TooManyPixels, UnsupportedImage, UndecodableImage)
+
+
+def _fault(exc: LambdeskError) -> Fault:
+    return Fault(status=exc.status, code=exc.code, message=exc.message[:1000])
+
+
 def run(event: Mapping[str, Any], ctx: SkillContext) -> dict[str, Any]:
     """The skill entry point (the local invoker and the Lambda handler both call this)."""
     try:
@@ -157,7 +171,13 @@ def run(event: Mapping[str, Any], ctx: SkillContext) -> dict[str, Any]:
             f"{'.'.join(str(p) for p in e['loc']) or 'event'}: {e['msg']}" for e in exc.errors()
         )
         raise BadRequest(f"vision: {problems}") from None
-    results, timings = classify(parsed, blobs=ctx.blobs, settings=ctx.settings)
+    try:
+        results, timings = classify(parsed, blobs=ctx.blobs, settings=ctx.settings)
+    except INPUT_ERRORS as exc:
+        fault = _fault(exc)
+        if parsed.images is not None:
+            return VisionBatchResult(fault=fault).model_dump(mode="json", exclude_none=True)
+        return VisionResult(fault=fault).model_dump(mode="json", exclude_none=True)
     if parsed.images is not None:
         batch = VisionBatchResult(
             results=results,
@@ -165,6 +185,6 @@ def run(event: Mapping[str, Any], ctx: SkillContext) -> dict[str, Any]:
             default_model=results[0].default_model,
             timings=timings,
         )
-        return batch.model_dump(mode="json")
+        return batch.model_dump(mode="json", exclude_none=True)
     single = VisionResult(**results[0].model_dump(), timings=timings)
-    return single.model_dump(mode="json")
+    return single.model_dump(mode="json", exclude_none=True)

@@ -16,6 +16,7 @@ are printed and written to `.artifacts/fuzz/`.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import json
 import os
@@ -40,7 +41,9 @@ from core.models import Tenant
 from core.ports import SkillContext
 from core.settings import Settings
 from infra.local.inprocess_skill_invoker import InProcessSkillInvoker
+from skills.vision.model import save_model
 from tests.fakes import fake_registry, silent_wav
+from tests.vision_fixtures import colour_onnx, encode, solid
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / ".artifacts" / "fuzz"
@@ -71,6 +74,7 @@ class FuzzTarget:
     message_ids: list[str]
     job_ids: list[str]
     doc_ids: list[str]
+    image_names: list[str]
     totals: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
@@ -112,6 +116,13 @@ def _prepare(client: httpx.Client, admin: dict[str, str], widget: dict[str, str]
         content=b"# Opening hours\n\nWe are open Monday to Friday, 9am to 5pm.\n",
     )
     assert document.status_code == 201, document.text
+    image = base64.b64encode(encode(solid((220, 30, 30), width=16, height=16), "PNG")).decode()
+    pictured = client.post(
+        "/v1/chat",
+        headers=token,
+        json={"session_id": token_session["session_id"], "text": "my card", "image_b64": image},
+    )
+    assert pictured.status_code == 200, pictured.text
     return {
         "token": token_session["session_token"],
         "token_session_id": token_session["session_id"],
@@ -120,6 +131,7 @@ def _prepare(client: httpx.Client, admin: dict[str, str], widget: dict[str, str]
         "message_ids": message_ids,
         "job_ids": [voice.json()["job_id"]],
         "doc_ids": [document.json()["doc_id"]],
+        "image_names": [pictured.json()["image"]["name"]],
     }
 
 
@@ -141,6 +153,15 @@ def serve_target(data_dir: Path) -> Iterator[FuzzTarget]:
         registry=fake_registry(speech=True),
     )
     services = build_services(settings, skills=invoker)
+    onnx_bytes, meta = colour_onnx()  # the real vision skill, with a tiny model per tenant
+    for tenant_id in ("acme", "globex"):
+        save_model(
+            tenant_id=tenant_id,
+            blobs=services.blobs,
+            version="v1",
+            onnx_bytes=onnx_bytes,
+            meta=meta,
+        )
     _, admin_key, widget_key = create_tenant_with_keys(
         tenants=services.tenants,
         tenant=Tenant(
@@ -192,6 +213,7 @@ def serve_target(data_dir: Path) -> Iterator[FuzzTarget]:
         message_ids=made["message_ids"],
         job_ids=made["job_ids"],
         doc_ids=made["doc_ids"],
+        image_names=made["image_names"],
     )
     try:
         yield running
@@ -223,6 +245,7 @@ def _config(target: FuzzTarget, *, session_ids: list[str]) -> str:
         "message_ids": target.message_ids,
         "job_ids": target.job_ids,
         "doc_ids": target.doc_ids,
+        "image_names": target.image_names,
     }
     lines = [
         "workers = 1",
@@ -239,6 +262,7 @@ def _config(target: FuzzTarget, *, session_ids: list[str]) -> str:
         'message_id = { dictionary = "message_ids", probability = 0.5 }',
         'job_id = { dictionary = "job_ids", probability = 0.5 }',
         'doc_id = { dictionary = "doc_ids", probability = 0.5 }',
+        'name = { dictionary = "image_names", probability = 0.5 }',
     ]
     for name, values in dictionaries.items():
         lines += [f"[dictionaries.{name}]", f"values = {_toml(values)}"]

@@ -4,11 +4,15 @@ nothing. The routes are walked from the app's route table, so a new route cannot
 
 from __future__ import annotations
 
+import base64
 import re
 from typing import Any
 
 from core.models import Job, JobStatus
 from tests.integration.conftest import LiveApi
+from tests.vision_fixtures import encode, solid
+
+PNG = encode(solid((220, 30, 30), width=8, height=8), "PNG")
 
 _PARAM = re.compile(r"{([^}:]+)(?::[^}]*)?}")
 
@@ -23,6 +27,12 @@ def _acme_resources(api: LiveApi) -> dict[str, str]:
         "/v1/chat", headers=api.token_headers(session), json={"text": "refund please"}
     )
     assert reply.status_code == 200, reply.text
+    pictured = api.client.post(  # an image attached to a message (no model: vision degrades)
+        "/v1/chat",
+        headers=api.token_headers(session),
+        json={"text": "see my card", "image_b64": base64.b64encode(PNG).decode()},
+    )
+    assert pictured.status_code == 200, pictured.text
     doc = api.client.post(
         "/v1/knowledge/documents?filename=returns.md",
         headers={**api.acme.admin, "Content-Type": "text/markdown"},
@@ -37,6 +47,7 @@ def _acme_resources(api: LiveApi) -> dict[str, str]:
         "message_id": reply.json()["message_id"],
         "doc_id": doc.json()["doc_id"],
         "job_id": job.job_id,
+        "name": pictured.json()["image"]["name"],
     }
 
 
@@ -46,6 +57,7 @@ def _missing() -> dict[str, str]:
         "message_id": "01ZZZZZZZZZZZZZZZZZZZZZZZZ",
         "doc_id": "01ZZZZZZZZZZZZZZZZZZZZZZZZ",
         "job_id": "j_no",
+        "name": "01ZZZZZZZZZZZZZZZZZZZZZZZZ.png",
     }
 
 

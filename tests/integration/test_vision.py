@@ -272,3 +272,36 @@ def test_a_fresh_skill_process_answers_without_importing_torch(tmp_path: Path) -
     assert done.returncode == 0, done.stderr
     answer = json.loads(done.stdout.strip().splitlines()[-1])
     assert answer == {"label": "green", "default": True, "torch": False, "onnxruntime": True}
+
+
+def test_cli_sets_the_image_answers_and_the_blocked_labels(tmp_path: Path) -> None:
+    env = _env(tmp_path / "data")
+    assert lambdesk(env, "tenants", "create", "acme").returncode == 0
+    answers = tmp_path / "image_responses.yaml"
+    answers.write_text("damaged_card: A replacement card is on its way.\n")
+    changed = lambdesk(
+        env,
+        "vision",
+        "settings",
+        "--tenant",
+        "acme",
+        "--responses",
+        str(answers),
+        "--threshold",
+        "0.8",
+        "--blocked",
+        "weapon, gore",
+    )
+    assert changed.returncode == 0, changed.stderr
+    assert json.loads(changed.stdout) == {
+        "tenant_id": "acme",
+        "image_responses": {"damaged_card": "A replacement card is on its way."},
+        "image_threshold": 0.8,
+        "blocked_labels": ["weapon", "gore"],
+        "moderation_threshold": 0.5,
+    }
+    kept = lambdesk(env, "vision", "settings", "--tenant", "acme", "--moderation-threshold", "0.9")
+    shown = json.loads(kept.stdout)
+    assert shown["blocked_labels"] == ["weapon", "gore"] and shown["moderation_threshold"] == 0.9
+    bad = lambdesk(env, "vision", "settings", "--tenant", "acme", "--threshold", "2")
+    assert bad.returncode == 2 and "between 0 and 1" in bad.stderr

@@ -1,5 +1,6 @@
 """The API process must not import model libraries: importing `api.app` and building the app
-in a fresh interpreter leaves torch, transformers and sentence-transformers unloaded."""
+in a fresh interpreter leaves torch, transformers and sentence-transformers unloaded, and the
+image and video decoders (Pillow, PyAV) too."""
 
 from __future__ import annotations
 
@@ -9,7 +10,9 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-HEAVY = ("torch", "transformers", "sentence_transformers")
+# model libraries, and the image and video decoders (images are checked from their headers in
+# the API; the vision and video functions decode them)
+HEAVY = ("torch", "transformers", "sentence_transformers", "onnxruntime", "PIL", "av")
 
 SCRIPT = f"""
 import json, sys

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 import skills.vision.skill as vision_skill
-from core.errors import BadRequest, LambdeskError, NotFound
+from core.errors import BadRequest, NotFound
 from core.ports import SkillContext
 from core.settings import Settings
 from skills.vision.model import (
@@ -100,11 +100,10 @@ def test_a_batch_answers_in_order(ctx: SkillContext) -> None:
     assert result["model_version"] == "v1"
 
 
-def test_a_bad_image_in_a_batch_is_named(ctx: SkillContext) -> None:
+def test_a_bad_image_in_a_batch_is_named_in_the_fault(ctx: SkillContext) -> None:
     images = [{"image_b64": b64(encode(solid(RED), "PNG"))}, {"image_b64": b64(b"text")}]
-    with pytest.raises(LambdeskError, match=r"images\[1\]") as caught:
-        run(ctx, images=images)
-    assert caught.value.status == 415
+    fault = run(ctx, images=images)["fault"]
+    assert fault["status"] == 415 and fault["message"].startswith("images[1]")
 
 
 def test_classify_arrays_is_the_in_process_batch_path(ctx: SkillContext) -> None:
@@ -128,16 +127,16 @@ def test_classify_arrays_is_the_in_process_batch_path(ctx: SkillContext) -> None
         ),
     ],
 )
-def test_input_errors_are_typed(ctx: SkillContext, data: bytes, status: int, code: str) -> None:
-    with pytest.raises(LambdeskError) as caught:
-        run(ctx, image_b64=b64(data))
-    assert (caught.value.status, caught.value.code) == (status, code)
+def test_input_errors_come_back_as_typed_faults(
+    ctx: SkillContext, data: bytes, status: int, code: str
+) -> None:
+    result = run(ctx, image_b64=b64(data))
+    assert (result["fault"]["status"], result["fault"]["code"]) == (status, code)
+    assert "label" not in result
 
 
 def test_base64_that_is_not_base64(ctx: SkillContext) -> None:
-    with pytest.raises(LambdeskError) as caught:
-        run(ctx, image_b64="!!not base64!!")
-    assert caught.value.status == 422
+    assert run(ctx, image_b64="!!not base64!!")["fault"]["status"] == 422
 
 
 @pytest.mark.parametrize(

@@ -48,3 +48,14 @@ def test_the_train_runner_is_a_stage_parameter() -> None:
     assert config["params"]["gpu"]["trainRunner"] == "sagemaker"
     machine = config["resources"]["Resources"]["IntentsWorkflow"]["Properties"]
     assert machine["DefinitionSubstitutions"]["TrainRunner"] == "${param:trainRunner}"
+
+
+def test_the_vision_state_machine_is_built_from_its_definition() -> None:
+    text = definition_text("vision")
+    placeholders = set(re.findall(r"\$\{([A-Za-z][A-Za-z0-9_]*)\}", text))
+    config = yaml.load((ROOT / "serverless.yml").read_text(), Loader=_CfnLoader)
+    machine = config["resources"]["Resources"]["VisionWorkflow"]["Properties"]
+    assert machine["Definition"] == "${file(training/workflows/vision.asl.json)}"
+    assert set(machine["DefinitionSubstitutions"]) == placeholders == {"StepsFunction"}
+    assert placeholders <= set(local_substitutions())
+    load_definition(text, local_substitutions())

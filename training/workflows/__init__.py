@@ -10,7 +10,7 @@ from typing import Any
 from core.workflow import load_definition
 
 HERE = Path(__file__).parent
-WORKFLOWS = ("intents",)
+WORKFLOWS = ("intents", "vision")
 RUNNERS = ("lambda", "sagemaker")
 # The steps' function name for the local invoker (on AWS: the train function's ARN).
 LOCAL_STEPS_FUNCTION = "train"

@@ -37,7 +37,7 @@ def as_lambda(
     return handler
 
 
-ENTRYPOINTS = ("intent", "retrieval", "asr", "tts", "vision", "jobs", "train")
+ENTRYPOINTS = ("intent", "retrieval", "asr", "tts", "vision", "video", "jobs", "train")
 
 
 def forget_entrypoints(local_aws: LocalAws) -> None:
