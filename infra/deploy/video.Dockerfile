@@ -21,6 +21,8 @@ COPY core/ ${LAMBDA_TASK_ROOT}/core/
 COPY infra/ ${LAMBDA_TASK_ROOT}/infra/
 COPY skills/__init__.py ${LAMBDA_TASK_ROOT}/skills/
 COPY skills/video/ ${LAMBDA_TASK_ROOT}/skills/video/
+COPY training/__init__.py ${LAMBDA_TASK_ROOT}/training/__init__.py
+COPY training/workflows/ ${LAMBDA_TASK_ROOT}/training/workflows/
 # Compile once at build time: cold starts then skip bytecode compilation.
 RUN python -m compileall -q ${LAMBDA_TASK_ROOT}
 
