@@ -60,6 +60,11 @@ class Tenant(BaseModel):
     greeting: str = "Hi! How can I help you today?"
     # intent name -> the bot's written answer; an intent without one never answers on its own.
     responses: dict[str, str] = Field(default_factory=dict)
+    # Built-in dialogue act (greet, thanks, goodbye, are_you_a_bot, what_can_you_do, affirm, deny,
+    # abuse) -> the tenant's own response, replacing the default of its language.
+    act_responses: dict[str, str] = Field(default_factory=dict)
+    # What "what can you do?" lists; empty: the most asked topics, else the first responses.
+    topics: list[str] = Field(default_factory=list, max_length=20)
     # Per-tenant overrides of the process limits (None: the process default).
     max_text_chars: int | None = None
     turns_per_minute: int | None = None
@@ -102,6 +107,8 @@ class Source(StrEnum):
     FALLBACK = "fallback"
     HANDOFF = "handoff"
     AGENT = "agent"
+    SMALL_TALK = "small_talk"  # a built-in dialogue act answered (greet, thanks, …)
+    CLARIFY = "clarify"  # "Did you mean …?": two close intents, neither confident
 
 
 class Channel(StrEnum):
@@ -110,11 +117,16 @@ class Channel(StrEnum):
 
 
 class Citation(BaseModel):
+    """Where a knowledge answer came from: the document, its section (`heading`, the heading path)
+    and `anchor`, the section heading's slug (`<document URL>#<anchor>` links to it)."""
+
     doc_id: str
     title: str
     chunk_id: str
     score: float
     snippet: str = ""
+    heading: str = ""
+    anchor: str = ""
 
 
 class Message(BaseModel):
@@ -295,6 +307,9 @@ class ChatRequest(BaseModel):
     session_id: str | None = None
     text: str
     metadata: dict[str, Any] = Field(default_factory=dict)
+    # The text is a suggestion of the previous reply the customer clicked (the widget sets it;
+    # a text equal to an offered suggestion counts as a click too).
+    suggestion: bool = False
 
 
 class ChatReply(BaseModel):
@@ -307,3 +322,6 @@ class ChatReply(BaseModel):
     citations: list[Citation] = Field(default_factory=list)
     suggestions: list[str] = Field(default_factory=list)
     handoff: HandoffStatus = HandoffStatus.NONE
+    # The message was understood with the session's previous turn (a follow-up such as "and on
+    # Sunday?").
+    context_used: bool = False
