@@ -50,10 +50,12 @@ MAX_SUGGESTIONS = 3
 RATE_WINDOW = timedelta(minutes=1)
 CLARIFY_SLOT = "clarify"
 CLARIFY_MARGIN = 0.15  # top-2 intents this close ...
-CLARIFY_MIN = 0.12  # ... and the second at least this likely: ask which one was meant
-NEIGHBOUR_MIN_INTENT = 0.01  # next-best intents offered beside an answer
+CLARIFY_MIN_TOP = 0.25  # ... the best at least this likely, the second at least CLARIFY_MIN,
+CLARIFY_MIN = 0.15  # ... and both together holding CLARIFY_MIN_PAIR of the probability:
+CLARIFY_MIN_PAIR = 0.45  # ask which one was meant (a flat ranking is out of scope, not a doubt)
+NEIGHBOUR_MIN_INTENT = 0.01  # next-best intents offered beside an intent's answer
 NEIGHBOUR_MIN_SCORE = 0.35  # other pages offered (cosine), beside an answer or a fallback
-FALLBACK_MIN_INTENT = 0.25  # next-best intents offered after a fallback: only if this likely
+PLAUSIBLE_INTENT = 0.25  # intents offered beside a knowledge answer or a fallback: this likely
 
 # Small on purpose: phrases that mean "let me talk to a person".
 _HUMAN_RE = re.compile(
@@ -179,12 +181,14 @@ def suggest(
     exclude_intent: str | None = None,
     exclude_doc: str | None = None,
     pages_first: bool = False,
-    fallback: bool = False,
+    plausible_only: bool = False,
 ) -> list[str]:
     """Up to three suggestions: what customers asked next after `topic`, then semantic
-    neighbours of the message (after a fallback only close ones: never random topics)."""
+    neighbours of the message: the intent model's next-best intents (beside a knowledge answer or
+    a fallback only plausible ones: the model's ranking of a message it did not understand is
+    noise) and the other pages found close to it. Never random topics."""
     following = stats.next_after(topic, limit=MAX_SUGGESTIONS) if stats and topic else []
-    floor = FALLBACK_MIN_INTENT if fallback else NEIGHBOUR_MIN_INTENT
+    floor = PLAUSIBLE_INTENT if plausible_only else NEIGHBOUR_MIN_INTENT
     intents = _neighbour_intents(tenant, intent, floor=floor, exclude=exclude_intent)
     pages = _neighbour_pages(hits, exclude_doc=exclude_doc)
     neighbours = pages + intents if pages_first else intents + pages
@@ -254,7 +258,12 @@ def _clarify(
     if len(ranked) < 2:
         return None
     first, second = ranked[0], ranked[1]
-    if first.confidence - second.confidence > CLARIFY_MARGIN or second.confidence < CLARIFY_MIN:
+    if (
+        first.confidence - second.confidence > CLARIFY_MARGIN
+        or first.confidence < CLARIFY_MIN_TOP
+        or second.confidence < CLARIFY_MIN
+        or first.confidence + second.confidence < CLARIFY_MIN_PAIR
+    ):
         return None
     labels = [humanize(first.intent), humanize(second.intent)]
     return Decision(
@@ -310,10 +319,9 @@ def _intent_answer(
 
 
 def _best_hit(tenant: Tenant, hits: Sequence[Hit]) -> Hit | None:
-    ordered = sorted(hits, key=lambda h: h.score, reverse=True)
-    if ordered and ordered[0].score >= tenant.knowledge_threshold:
-        return ordered[0]
-    return None
+    """The first hit, in the retrieval skill's ranking (dense and lexical fused, best first),
+    whose cosine `score` reaches the tenant's `knowledge_threshold`."""
+    return next((h for h in hits if h.score >= tenant.knowledge_threshold), None)
 
 
 def _knowledge_answer(
@@ -353,6 +361,7 @@ def _knowledge_answer(
             stats=stats,
             exclude_doc=best.doc_id,
             pages_first=True,
+            plausible_only=True,
         ),
         topic=topic,
         doc_id=best.doc_id,
@@ -388,7 +397,7 @@ def _fallback(
         intent=name,
         confidence=confidence,
         suggestions=suggest(
-            tenant=tenant, topic=None, intent=intent, hits=hits, stats=None, fallback=True
+            tenant=tenant, topic=None, intent=intent, hits=hits, stats=None, plausible_only=True
         ),
         consecutive_fallbacks=fallbacks,
     )
