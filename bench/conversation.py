@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import itertools
 import json
 import sys
 import tempfile
@@ -37,6 +38,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
 
 from core.policy import MAX_ANSWER_CHARS, trim_passage  # noqa: E402
 from infra.local.filesystem_blob_store import FilesystemBlobStore  # noqa: E402
@@ -185,7 +187,7 @@ def bench_retrieval() -> None:
 
 def public_faq() -> list[dict[str, Any]] | None:
     try:
-        import zaragoza_construction_faq  # type: ignore[import-not-found]
+        import zaragoza_construction_faq
     except ImportError:
         return None
     path = Path(zaragoza_construction_faq.__file__).parent / "data" / "faq-en.jsonl"
@@ -193,13 +195,146 @@ def public_faq() -> list[dict[str, Any]] | None:
         return [json.loads(line) for line in handle if line.strip()]
 
 
+# --------------------------------------------------------------------------- dialogue acts
+
+
+def classify_acts(texts: Sequence[str]) -> list[tuple[str, bool]]:
+    """(answered act or "none", whether a request part was found) per text, as the intent skill
+    and the policy see it: a small-talk-only message is answered with its main act."""
+    from core.dialogue_acts import main_act
+    from skills.intent.acts import get_act_model, split_message
+
+    model = get_act_model()
+    assert model is not None, "the dialogue-act head is missing: python -m training.dialogue_acts"
+    out = []
+    for text, vector in zip(texts, embed(list(texts), progress=len(texts) > 500), strict=True):
+        split, _ = split_message(text, vector, model=model, embed=embed)
+        acts = [a for a, _ in split.acts]
+        answered = main_act(acts) if split.request is None and acts else "none"
+        out.append((answered or "none", split.request is not None and bool(acts)))
+    return out
+
+
+def bench_acts() -> None:
+    with (DATA / "dialogue_acts_test.csv").open(newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    truth = [r["act"] for r in rows]
+    found = classify_acts([r["text"] for r in rows])
+    say("acts_test_rows", len(rows))
+    say("acts_accuracy_before", sum(t == "none" for t in truth) / len(rows))
+    say(
+        "acts_accuracy_after",
+        sum(f == t for (f, _), t in zip(found, truth, strict=True)) / len(rows),
+    )
+    acts_only = [(f, t) for (f, _), t in zip(found, truth, strict=True) if t != "none"]
+    say("acts_recall_after", sum(f == t for f, t in acts_only) / len(acts_only))
+    requests = [(f, t) for (f, _), t in zip(found, truth, strict=True) if t == "none"]
+    say("acts_requests_kept_after", sum(f == "none" for f, _ in requests) / len(requests))
+    mixed = [m for (f, m), t in zip(found, truth, strict=True) if t == "none"]
+    say("acts_mixed_messages_split", sum(mixed))
+    with (ROOT / "demo" / "banking77" / "test.csv").open(newline="", encoding="utf-8") as handle:
+        sentences = [r["text"] for r in csv.DictReader(handle)]
+    taken = [
+        t for t, (f, _) in zip(sentences, classify_acts(sentences), strict=True) if f != "none"
+    ]
+    say("banking77_test_sentences", len(sentences))
+    say("banking77_false_positive_rate_before", 0.0)
+    say("banking77_false_positive_rate_after", len(taken) / len(sentences))
+    for text in taken[:10]:
+        print(f"  taken for small talk: {text!r}")
+
+
+# --------------------------------------------------------------------------- suggestions
+
+
+def old_suggestions(tenant: Any, intent: Any, hits: Sequence[Any], decision: Any) -> list[str]:
+    """The suggestions as the policy made them before: the intent model's next-best intents
+    with a response (any confidence), else the other hits' titles."""
+    from core.models import Source
+    from core.policy import humanize
+
+    ranking = sorted(intent.ranking, key=lambda r: r.confidence, reverse=True) if intent else []
+    by_intent = [
+        humanize(r.intent)
+        for r in ranking
+        if r.intent in tenant.responses
+        and (decision.source is not Source.INTENT or r.intent != decision.intent)
+    ]
+    titles = []
+    for hit in hits[1:] if decision.source is Source.KNOWLEDGE else hits:
+        if hit.title and hit.title not in titles:
+            titles.append(hit.title)
+    if decision.source is Source.KNOWLEDGE:
+        return titles[:3]
+    return by_intent[:3] or titles[:3]
+
+
+def bench_suggestions() -> None:
+    from datetime import date
+
+    from sessions import build_sessions
+
+    from core.bootstrap import build_skill_context
+    from core.models import SessionState, Tenant
+    from core.policy import decide, humanize
+    from core.skill_contracts import Hit, IntentResult
+    from core.suggestions import TopicStats, turn_topic_counts
+    from skills.intent.skill import understand
+    from skills.retrieval.skill import run as search
+
+    ctx = build_skill_context()
+    if ctx.blobs.find(tenant_id="demo-bank", key="models/intent/CURRENT") is None:
+        say("suggestions", "skipped (build the demo tenant first: lambdesk demo)")
+        return
+    import yaml
+
+    responses = yaml.safe_load((ROOT / "demo" / "responses.yaml").read_text())
+    tenant = Tenant(tenant_id="demo-bank", responses=responses)
+    train, held = build_sessions(1500)
+    counts: dict[str, int] = {}
+    for session in train:
+        for before, after in itertools.pairwise(session):
+            for key, value in turn_topic_counts(
+                previous=humanize(before["intent"]), topic=humanize(after["intent"]), clicked=None
+            ).items():
+                counts[key] = counts.get(key, 0) + value
+    stats = TopicStats.from_counts({date(2026, 1, 1): counts})
+    say("suggestion_train_sessions", len(train))
+    say("suggestion_heldout_sessions", len(held))
+    pairs = [(a, b) for s in held for a, b in itertools.pairwise(s)]
+    say("suggestion_heldout_transitions", len(pairs))
+    hits_by = {"before": 0, "neighbours": 0, "cooccurrence": 0}
+    state = SessionState(tenant_id="demo-bank", session_id="s_bench")
+    for turn, following in pairs:
+        text = turn["text"]
+        intent = IntentResult.model_validate(
+            understand(tenant_id="demo-bank", text=text, blobs=ctx.blobs)
+        )
+        found = search({"tenant_id": "demo-bank", "query": text, "top_k": 3}, ctx)["hits"]
+        hits = [Hit.model_validate(h) for h in found]
+        wanted = humanize(following["intent"]).casefold()
+        for name, table in (("neighbours", None), ("cooccurrence", stats)):
+            decision = decide(
+                tenant=tenant, state=state, text=text, intent_result=intent, hits=hits, stats=table
+            )
+            hits_by[name] += wanted in [x.casefold() for x in decision.suggestions[:3]]
+        old = old_suggestions(tenant, intent, hits, decision)
+        hits_by["before"] += wanted in [x.casefold() for x in old]
+    for name, count in hits_by.items():
+        say(f"suggestion_hit_rate_at_3_{name}", count / len(pairs))
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", default="acts,retrieval,suggestions")
     args = parser.parse_args()
     wanted = set(args.only.split(","))
+    if "acts" in wanted:
+        bench_acts()
     if "retrieval" in wanted:
         bench_retrieval()
+    if "suggestions" in wanted:
+        bench_suggestions()
     return 0
 
 
