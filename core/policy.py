@@ -6,7 +6,8 @@ Order of precedence:
 1. The session is already handed off (waiting for or talking to an agent): the bot stays quiet.
    The user's message is still stored, and the reply is `source=handoff` with the short
    `AGENT_WILL_REPLY` text (not empty, so a widget always has something to show).
-2. The customer asks for a human (`wants_human`): hand off now.
+2. The customer asks for a human (`wants_human`; not "are you human?", the are_you_a_bot act):
+   hand off now.
 3. The previous reply asked "Did you mean …?": choosing an option (its text, its number, "the
    first one", or yes for the first) answers that intent; rejecting both ("no", "neither")
    counts as a fallback toward handoff; anything else is a new question.
@@ -38,7 +39,14 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from core.dialogue_acts import AFFIRM, DENY, WHAT_CAN_YOU_DO, act_response, main_act
+from core.dialogue_acts import (
+    AFFIRM,
+    ARE_YOU_A_BOT,
+    DENY,
+    WHAT_CAN_YOU_DO,
+    act_response,
+    main_act,
+)
 from core.followups import CONTEXT_SLOT, MAX_OFFERED, MAX_OFFERED_CHARS, clip, context_of
 from core.models import Citation, HandoffStatus, SessionState, Source, Tenant, is_handed_off
 from core.skill_contracts import Hit, IntentResult, RankedIntent
@@ -428,7 +436,9 @@ def decide(
     confidence = intent_result.confidence if intent_result else None
     acts = [a.act for a in intent_result.acts] if intent_result else []
 
-    if wants_human(text):
+    # "are you human?" asks what the bot is, not for a person
+    asks_what_it_is = bool(intent_result and intent_result.small_talk and ARE_YOU_A_BOT in acts)
+    if wants_human(text) and not asks_what_it_is:
         return Decision(
             text=tenant.handoff_text,
             source=Source.HANDOFF,

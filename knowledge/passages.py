@@ -88,13 +88,29 @@ def _legacy_lines(line: str) -> list[str]:
 _EMPHASIS = re.compile(r"\*\*|__")
 
 
+def _lines(paragraph: str) -> list[str]:
+    """A paragraph's logical lines: each list item or table row (its continuation lines joined to
+    it), and the prose between them as one line."""
+    out: list[str] = []
+    for raw in paragraph.split("\n"):
+        for line in _legacy_lines(raw.strip()):
+            starts = bool(_LIST_ITEM.match(line) or line.startswith("|"))
+            if not line:
+                continue
+            if out and not starts and not out[-1].startswith("|"):
+                out[-1] += " " + line  # prose goes on, or a list item's continuation
+            else:
+                out.append(line)
+    return out
+
+
 def units(text: str) -> list[Unit]:
     """The units of a chunk's text, in order (see the module docstring)."""
     text = _EMPHASIS.sub("", text)
     out: list[Unit] = []
     lead: int | None = None  # a line ending with ":" introduces the list (or table) after it
     for paragraph in re.split(r"\n\s*\n", text):
-        lines = [s for raw in paragraph.split("\n") for s in _legacy_lines(raw.strip()) if s]
+        lines = _lines(paragraph)
         i = 0
         while i < len(lines):
             line = lines[i]
