@@ -130,15 +130,19 @@ def clauses(text: str) -> list[str]:
     return [p for p in parts if p][:MAX_CLAUSES]
 
 
-def _edge_candidates(parts: list[str]) -> tuple[int, int]:
-    """How many short clauses at the start and at the end could be small talk."""
-    lead = 0
-    while lead < len(parts) - 1 and len(parts[lead].split()) <= EDGE_MAX_WORDS:
-        lead += 1
-    trail = 0
-    while trail < len(parts) - 1 - lead and len(parts[-1 - trail].split()) <= EDGE_MAX_WORDS:
-        trail += 1
-    return min(lead, 2), min(trail, 2)
+def _edge_candidates(parts: list[str]) -> list[int]:
+    """The short clauses at the start and at the end (two at most each) that could be small talk."""
+    short = [len(p.split()) <= EDGE_MAX_WORDS for p in parts]
+    found: list[int] = []
+    for k in range(min(2, len(parts))):
+        if not short[k]:
+            break
+        found.append(k)
+    for k in range(len(parts) - 1, max(len(parts) - 3, -1), -1):
+        if not short[k] or k in found:
+            break
+        found.append(k)
+    return sorted(found)
 
 
 @dataclass(frozen=True)
@@ -162,28 +166,36 @@ def split_message(
         else (Split(acts=[(act, confidence)], request=None), None)
     )
     parts = clauses(text)
-    lead, trail = _edge_candidates(parts) if len(parts) > 1 else (0, 0)
-    if lead == 0 and trail == 0:
+    candidates = _edge_candidates(parts) if len(parts) > 1 else []
+    if not candidates:
         return as_whole
-    edges = parts[:lead] + parts[len(parts) - trail :]
     # One encoder call: the edge clauses, and the rest as it is when every edge is small talk.
-    guess = ". ".join(parts[lead : len(parts) - trail])
-    vectors = embed([*edges, guess])
-    found = model.best(vectors[: len(edges)])
+    guess = ". ".join(p for k, p in enumerate(parts) if k not in candidates)
+    vectors = embed([*(parts[k] for k in candidates), *([guess] if guess else [])])
+    found = dict(zip(candidates, model.best(vectors[: len(candidates)]), strict=True))
     head = 0  # only an unbroken run of acts from each edge is small talk
-    while head < lead and found[head][0] != NONE:
+    while head in found and found[head][0] != NONE:
         head += 1
     tail = 0
-    while tail < trail and found[len(found) - 1 - tail][0] != NONE:
+    while tail < len(parts) - head and (len(parts) - 1 - tail) in found:
+        if found[len(parts) - 1 - tail][0] == NONE:
+            break
         tail += 1
     if head == 0 and tail == 0:
         return as_whole
-    small = found[:head] + found[len(found) - tail :]
+    small = [found[k] for k in range(head)] + [
+        found[k] for k in range(len(parts) - tail, len(parts))
+    ]
     middle = parts[head : len(parts) - tail]
     if not middle:  # every clause is small talk ("thanks, bye")
         return Split(acts=small, request=None), None
     request = ". ".join(middle)
-    request_vector = vectors[-1] if request == guess else embed([request])[0]
+    if guess and request == guess:
+        request_vector = vectors[-1]
+    elif len(middle) == 1 and head in found:  # the rest is one edge clause, embedded already
+        request_vector = vectors[candidates.index(head)]
+    else:
+        request_vector = embed([request])[0]
     rest_act, rest_confidence = model.best(request_vector[None, :])[0]
     if rest_act != NONE:  # the remainder is small talk too ("hi there, how are you")
         return Split(acts=[*small, (rest_act, rest_confidence)], request=None), None
