@@ -42,11 +42,12 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from core.policy import MAX_ANSWER_CHARS, trim_passage  # noqa: E402
 from infra.local.filesystem_blob_store import FilesystemBlobStore  # noqa: E402
-from knowledge.index import KnowledgeIndex, rebuild_index  # noqa: E402
+from knowledge.index import FUSION, KnowledgeIndex, rebuild_index  # noqa: E402
 from knowledge.ingest import parse_document  # noqa: E402
 from skills.encoder import embed  # noqa: E402
 
 DATA = ROOT / "bench" / "data"
+FUSIONS = ("dense", "dense+units", "weighted-lexical", "rrf", "weighted")
 TENANT = "bench-kb"
 
 
@@ -139,27 +140,27 @@ def bench_retrieval() -> None:
         expected = [set(r["pages"].split("|")) for r in rows]
         vectors = embed(questions)
         say("demo_faq_questions", len(rows))
-        for fusion in ("dense", "weighted", "rrf"):
+        for fusion in FUSIONS:
             ranked = [
                 ranked_docs(index, v, q, fusion) for v, q in zip(vectors, questions, strict=True)
             ]
             hit1, mrr = hit_and_mrr(ranked, expected)
             say(f"demo_faq_{fusion}_hit_at_1", hit1)
             say(f"demo_faq_{fusion}_mrr_at_5", mrr)
-        # answer selection: does the reply hold the expected phrase?
-        for select in (False, True):
-            found = 0
+        # the reply: does it hold the expected phrase, and how long is it? Before: the dense
+        # ranking's best chunk from its first lines; after: the fused ranking's best chunk, its
+        # selected answer.
+        for name, fusion, select in (("before", "dense", False), ("after", FUSION, True)):
+            found = chars = sections = 0
             for row, vector, question in zip(rows, vectors, questions, strict=True):
-                hit = index.search(vector, top_k=1, query=question, select=select)[0]
-                reply = trim_passage(hit["answer"] or hit["text"], MAX_ANSWER_CHARS)
+                hit = index.search(vector, top_k=1, query=question, fusion=fusion, select=select)
+                reply = trim_passage(hit[0]["answer"] or hit[0]["text"], MAX_ANSWER_CHARS)
                 found += row["answer"].lower() in reply.lower()
-            name = "selected" if select else "first_lines"
-            say(f"demo_faq_answer_phrase_{name}", found / len(rows))
-        section_hits = 0
-        for row, vector, question in zip(rows, vectors, questions, strict=True):
-            hit = index.search(vector, top_k=1, query=question)[0]
-            section_hits += hit["heading"].split(" › ")[-1] == row["section"]
-        say("demo_faq_section_hit_at_1", section_hits / len(rows))
+                chars += len(reply)
+                sections += hit[0]["heading"].split(" › ")[-1] == row["section"]
+            say(f"demo_faq_section_hit_at_1_{name}", sections / len(rows))
+            say(f"demo_faq_answer_holds_phrase_{name}", found / len(rows))
+            say(f"demo_faq_answer_chars_{name}", round(chars / len(rows), 1))
 
         public = public_faq()
         if public is None:
@@ -172,7 +173,7 @@ def bench_retrieval() -> None:
         say("public_faq_index_s", round(time.perf_counter() - started, 1))
         questions = [r["q"] for r in public]
         vectors = embed(questions, progress=True)
-        for fusion in ("dense", "weighted", "rrf"):
+        for fusion in FUSIONS:
             ranked = [
                 ranked_docs(index, v, q, fusion) for v, q in zip(vectors, questions, strict=True)
             ]

@@ -11,14 +11,17 @@ Layout (keys relative to the tenant):
 - `knowledge/index/<version>/vectors.npz` + `knowledge/index/<version>/chunks.json`: every
   chunk of every document, stacked; `knowledge/index/CURRENT` names the version in use.
 
-Search ranks chunks by a fusion of the dense score (cosine) and BM25 (`knowledge.lexical`, built
-when an index is loaded): cosine + `LEXICAL_WEIGHT` × BM25 / the query's best BM25 (the weight
-chosen on the demo FAQ set and checked on a public one, `bench/conversation.py`; reciprocal rank
-fusion, `FUSION="rrf"`, measured lower on both). Whatever ranks them, each hit's `score` stays
-its plain cosine similarity in [-1, 1], so a tenant's `knowledge_threshold` (default 0.45) keeps
-one meaning whatever the corpus size; `lexical` is its BM25 relative to the query's best. Each hit
-carries the answer part of its chunk (`knowledge.passages`) and its section's `anchor`. An index
-built before units were stored selects answers lexically.
+Search ranks chunks by a fusion of dense and lexical scores: the chunk's cosine, plus
+`UNIT_WEIGHT` × the cosine of its unit (sentence, list item, table row) closest to the query (a
+chunk that holds the one sentence that answers beats one that is only about the same subject),
+plus `LEXICAL_WEIGHT` × its BM25 (`knowledge.lexical`, built when an index is loaded) over the
+query's best BM25. The weights were chosen on the demo FAQ set and checked on a public one
+(`bench/conversation.py`); reciprocal rank fusion (`FUSION="rrf"`) measured lower on both.
+Whatever ranks them, each hit's `score` stays its chunk's plain cosine similarity in [-1, 1], so a
+tenant's `knowledge_threshold` (default 0.45) keeps one meaning whatever the corpus size;
+`lexical` is its BM25 relative to the query's best. Each hit carries the answer part of its chunk
+(`knowledge.passages`) and its section's `anchor`. An index built before units were stored ranks
+without the unit term and selects answers lexically.
 
 A rebuild takes its version (a ULID) *before* it lists the documents and moves CURRENT only
 forward, so when two rebuilds race, the one that wins saw every document stored before it began.
@@ -71,8 +74,11 @@ __all__ = [
 Embedder = Callable[[Sequence[str]], np.ndarray]
 DIMENSION = 384
 RRF_K = 60
-FUSION = "weighted"  # "weighted", "rrf" or "dense"
+# "weighted" (the default), "weighted-lexical" (without the unit term), "rrf", "dense",
+# "dense+units": the variants bench/conversation.py compares
+FUSION = "weighted"
 LEXICAL_WEIGHT = 0.15  # chosen on bench/data/demo_bank_faq.csv, checked on the public FAQ set
+UNIT_WEIGHT = 0.5
 
 
 def _npz(arrays: dict[str, np.ndarray]) -> bytes:
@@ -165,6 +171,28 @@ class KnowledgeIndex:
             start += count
         return spans if start == len(self.unit_vectors) else None
 
+    @cached_property
+    def _unit_starts(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """(first unit row, has units) per chunk, for `np.maximum.reduceat`."""
+        spans = self.unit_spans
+        if spans is None or self.unit_vectors is None or not len(self.unit_vectors):
+            return None
+        starts = np.asarray([start for start, _ in spans], dtype=np.int64)
+        present = np.asarray([end > start for start, end in spans])
+        return starts, present
+
+    def best_units(self, query_vector: np.ndarray) -> np.ndarray | None:
+        """Per chunk, the cosine of its unit closest to the query (None without unit vectors;
+        a chunk without units gets its own cosine)."""
+        found = self._unit_starts
+        if found is None or self.unit_vectors is None:
+            return None
+        starts, present = found
+        sims = self.unit_vectors @ np.asarray(query_vector, dtype=np.float32).reshape(-1)
+        out = self.vectors @ np.asarray(query_vector, dtype=np.float32).reshape(-1)
+        out[present] = np.maximum.reduceat(sims, starts[present])
+        return out
+
     def rank(
         self, query_vector: np.ndarray, query: str, *, fusion: str = FUSION
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -172,21 +200,27 @@ class KnowledgeIndex:
         dense = self.vectors @ np.asarray(query_vector, dtype=np.float32).reshape(-1)
         lexical = (
             self.lexical.scores(tokens(query))
-            if fusion != "dense"
+            if fusion not in ("dense", "dense+units")
             else np.zeros(len(self.rows), dtype=np.float32)
         )
-        if fusion == "dense" or not lexical.any():
-            return np.argsort(-dense, kind="stable"), dense, lexical
-        if fusion == "weighted":
-            fused = dense + LEXICAL_WEIGHT * lexical / float(lexical.max())
+        semantic = dense
+        if fusion in ("weighted", "dense+units", "rrf"):
+            units_best = self.best_units(query_vector)
+            if units_best is not None:
+                semantic = (dense + UNIT_WEIGHT * units_best).astype(np.float32)
+        if fusion in ("dense", "dense+units") or not lexical.any():
+            return np.argsort(-semantic, kind="stable"), dense, lexical
+        if fusion.startswith("weighted"):
+            fused = semantic + LEXICAL_WEIGHT * lexical / float(lexical.max())
         else:
             dense_rank = np.empty(len(dense), dtype=np.float32)
-            dense_rank[np.argsort(-dense, kind="stable")] = np.arange(1, len(dense) + 1)
+            dense_rank[np.argsort(-semantic, kind="stable")] = np.arange(1, len(dense) + 1)
             lexical_rank = np.empty(len(dense), dtype=np.float32)
             lexical_rank[np.argsort(-lexical, kind="stable")] = np.arange(1, len(dense) + 1)
-            fused = 1.0 / (RRF_K + dense_rank) + np.where(
-                lexical > 0, 1.0 / (RRF_K + lexical_rank), 0.0
-            )
+            fused = (
+                1.0 / (RRF_K + dense_rank)
+                + np.where(lexical > 0, 1.0 / (RRF_K + lexical_rank), 0.0)
+            ).astype(np.float32)
         return np.argsort(-fused, kind="stable"), dense, lexical
 
     def search(
