@@ -52,14 +52,15 @@ _PRONOUNS = frozenset(
 
 def looks_elliptical(text: str) -> bool:
     """A message that probably leans on the previous turn: short, and starting with a connector
-    ("and …", "what about …"), or holding a pronoun ("how much is it?"), or just a few words
-    ("on Sunday?", "Visa?")."""
+    ("and …", "what about …"), or holding a pronoun ("how much is it?"), or a question of a few
+    words ("on Sunday?", "Visa?"). A few words that ask nothing ("blorp") are not: read with the
+    previous question, they would only repeat its answer."""
     words = _WORD.findall(text.lower())
     if not words or len(words) > MAX_ELLIPTICAL_WORDS:
         return False
     if _CONNECTOR.match(text.strip()):
         return True
-    if len(words) <= 3:
+    if len(words) <= 3 and text.rstrip().endswith("?"):
         return True
     return any(w in _PRONOUNS for w in words)
 

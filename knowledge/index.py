@@ -15,8 +15,10 @@ Search ranks chunks by a fusion of dense and lexical scores: the chunk's cosine,
 `UNIT_WEIGHT` × the cosine of its unit (sentence, list item, table row) closest to the query (a
 chunk that holds the one sentence that answers beats one that is only about the same subject),
 plus `LEXICAL_WEIGHT` × its BM25 (`knowledge.lexical`, built when an index is loaded) over the
-query's best BM25. The weights were chosen on the demo FAQ set and checked on a public one
-(`bench/conversation.py`); reciprocal rank fusion (`FUSION="rrf"`) measured lower on both.
+summed idf of the query's terms (how much of the query the chunk covers), the lexical weight
+growing with the corpus (idf says little over a handful of chunks). The weights were
+chosen on the demo FAQ set and checked on a public one (`bench/conversation.py`); reciprocal rank
+fusion (`FUSION="rrf"`) measured lower on both.
 Whatever ranks them, each hit's `score` stays its chunk's plain cosine similarity in [-1, 1], so a
 tenant's `knowledge_threshold` (default 0.45) keeps one meaning whatever the corpus size;
 `lexical` is its BM25 relative to the query's best. Each hit carries the answer part of its chunk
@@ -77,7 +79,8 @@ RRF_K = 60
 # "weighted" (the default), "weighted-lexical" (without the unit term), "rrf", "dense",
 # "dense+units": the variants bench/conversation.py compares
 FUSION = "weighted"
-LEXICAL_WEIGHT = 0.15  # chosen on bench/data/demo_bank_faq.csv, checked on the public FAQ set
+LEXICAL_WEIGHT = 0.25  # chosen on bench/data/demo_bank_faq.csv, checked on the public FAQ set
+LEXICAL_HALF_TRUST = 50  # chunks at which BM25 gets half its weight (idf needs a corpus)
 UNIT_WEIGHT = 0.5
 
 
@@ -198,10 +201,9 @@ class KnowledgeIndex:
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(row order best first, cosine per row, BM25 per row)."""
         dense = self.vectors @ np.asarray(query_vector, dtype=np.float32).reshape(-1)
+        terms = tokens(query) if fusion not in ("dense", "dense+units") else []
         lexical = (
-            self.lexical.scores(tokens(query))
-            if fusion not in ("dense", "dense+units")
-            else np.zeros(len(self.rows), dtype=np.float32)
+            self.lexical.scores(terms) if terms else np.zeros(len(self.rows), dtype=np.float32)
         )
         semantic = dense
         if fusion in ("weighted", "dense+units", "rrf"):
@@ -211,7 +213,12 @@ class KnowledgeIndex:
         if fusion in ("dense", "dense+units") or not lexical.any():
             return np.argsort(-semantic, kind="stable"), dense, lexical
         if fusion.startswith("weighted"):
-            fused = semantic + LEXICAL_WEIGHT * lexical / float(lexical.max())
+            # BM25 over the idf of every query term: how much of the query a chunk covers (a
+            # chunk matching one common word of four gets little, not the whole weight)
+            coverage = lexical / sum(self.lexical.weight(t) for t in set(terms))
+            # idf means little over a handful of chunks: the weight grows with the corpus
+            trust = len(self.rows) / (len(self.rows) + LEXICAL_HALF_TRUST)
+            fused = semantic + LEXICAL_WEIGHT * trust * coverage
         else:
             dense_rank = np.empty(len(dense), dtype=np.float32)
             dense_rank[np.argsort(-semantic, kind="stable")] = np.arange(1, len(dense) + 1)

@@ -46,6 +46,8 @@ def test_elliptical_messages(text: str) -> None:
         "How much does it cost to send money to Germany",  # long enough to stand alone
         "I would like to order a new physical card please",
         "My card has not arrived yet and I ordered it two weeks ago",
+        "blorp",
+        "zzz qqq",
         "",
     ],
 )

@@ -150,19 +150,31 @@ def test_bm25_prefers_the_rarer_matching_term() -> None:
 
 
 def test_the_fused_ranking_lifts_a_lexical_match_but_the_score_stays_the_cosine() -> None:
-    vectors = np.eye(3, dtype=np.float32)
+    pages = [("Cards", "Order a card."), ("Fees", "SEPA transfers to Germany are free.")]
+    pages += [(f"Page {i}", f"Gardening tip number {i}.") for i in range(98)]
+    vectors = np.zeros((len(pages), 4), dtype=np.float32)
+    vectors[0, 0] = vectors[1, 1] = 1.0
+    vectors[2:, 2] = 1.0
     rows = [
         {"doc_id": f"d{i}", "chunk_id": f"d{i}-0", "title": t, "heading": t, "text": x}
-        for i, (t, x) in enumerate(
-            [("Cards", "Order a card."), ("Fees", "SEPA transfers to Germany are free."),
-             ("Hours", "Open 9 to 5.")]
-        )
-    ]  # fmt: skip
+        for i, (t, x) in enumerate(pages)
+    ]
     index = KnowledgeIndex(version="v", vectors=vectors, rows=rows)
-    query = np.asarray([0.60, 0.55, 0.0], dtype=np.float32)
+    query = np.asarray([0.60, 0.55, 0.0, 0.0], dtype=np.float32)
     dense = index.search(query, top_k=3, query="fees for Germany", fusion="dense")
     fused = index.search(query, top_k=3, query="fees for Germany")
     assert [h["doc_id"] for h in dense][:2] == ["d0", "d1"]
     assert [h["doc_id"] for h in fused][:2] == ["d1", "d0"]
     assert fused[0]["score"] == pytest.approx(0.55) and fused[0]["lexical"] == 1.0
     assert fused[0]["anchor"] == "fees"
+
+
+def test_a_handful_of_chunks_trusts_the_dense_ranking() -> None:
+    rows = [
+        {"doc_id": "d0", "chunk_id": "d0-0", "title": "Refunds", "text": "Refunds take 5 days."},
+        {"doc_id": "d1", "chunk_id": "d1-0", "title": "Returns", "text": "Send an item back."},
+    ]
+    index = KnowledgeIndex(version="v", vectors=np.eye(2, dtype=np.float32), rows=rows)
+    query = np.asarray([0.55, 0.51], dtype=np.float32)
+    hits = index.search(query, top_k=2, query="when do I get my money back")
+    assert [h["doc_id"] for h in hits] == ["d0", "d1"]
