@@ -9,8 +9,9 @@ The model is a softmax head (numpy) over all-MiniLM-L6-v2 embeddings with one cl
 
 Mixed messages ("hi, my card was stolen", "thanks, and how do I top up?") are split at clause
 boundaries; a short clause at either edge of the message that the model reads as an act is small
-talk, and the rest of the message is the request (`split_message`). One extra encoder call (a
-batch of the edge clauses and the remainder) is made only for messages that have such an edge.
+talk, and the rest of the message is the request (`split_message`). Only messages with such an
+edge cost more: the edge clauses are embedded (short texts, memoised by the encoder: greetings
+repeat), and the request part when an edge is small talk.
 """
 
 from __future__ import annotations
@@ -169,10 +170,10 @@ def split_message(
     candidates = _edge_candidates(parts) if len(parts) > 1 else []
     if not candidates:
         return as_whole
-    # One encoder call: the edge clauses, and the rest as it is when every edge is small talk.
-    guess = ". ".join(p for k, p in enumerate(parts) if k not in candidates)
-    vectors = embed([*(parts[k] for k in candidates), *([guess] if guess else [])])
-    found = dict(zip(candidates, model.best(vectors[: len(candidates)]), strict=True))
+    # Edge clauses one by one (the encoder memoises recent single texts, and greetings repeat),
+    # the rest of the message only when an edge is small talk.
+    edge_vectors = [embed([parts[k]])[0] for k in candidates]
+    found = dict(zip(candidates, model.best(np.asarray(edge_vectors)), strict=True))
     head = 0  # only an unbroken run of acts from each edge is small talk
     while head in found and found[head][0] != NONE:
         head += 1
@@ -190,10 +191,8 @@ def split_message(
     if not middle:  # every clause is small talk ("thanks, bye")
         return Split(acts=small, request=None), None
     request = ". ".join(middle)
-    if guess and request == guess:
-        request_vector = vectors[-1]
-    elif len(middle) == 1 and head in found:  # the rest is one edge clause, embedded already
-        request_vector = vectors[candidates.index(head)]
+    if len(middle) == 1 and head in found:  # the rest is one edge clause, embedded already
+        request_vector = edge_vectors[candidates.index(head)]
     else:
         request_vector = embed([request])[0]
     rest_act, rest_confidence = model.best(request_vector[None, :])[0]
