@@ -19,6 +19,11 @@ Prints one figure per line, each "before" beside its "after" measured in the sam
   builds them from the demo tenant's data): the old suggestions (the intent model's next-best
   intents), semantic neighbours only, and co-occurrence counted from the training sessions with
   neighbours as the fallback.
+- **latency**: what the intent and retrieval skills cost per turn before and after, interleaved
+  text by text in one process (`bench/text_turn.py` measures the whole chat turn over HTTP).
+
+The suggestions and latency parts use the demo tenant as `lambdesk demo` builds it in
+`LAMBDESK_DATA_DIR`.
 """
 
 from __future__ import annotations
@@ -325,9 +330,61 @@ def bench_suggestions() -> None:
         say(f"suggestion_hit_rate_at_3_{name}", count / len(pairs))
 
 
+# --------------------------------------------------------------------------- skill cost per turn
+
+
+def bench_latency(n: int = 400) -> None:
+    """What the skills cost per turn before and after, interleaved text by text in one process
+    (the machine's noise hits both alike): the intent skill without and with the dialogue acts,
+    retrieval dense-only without answer selection and fused with it. The encoder's pass is shared
+    by both skills of a turn (memoised), so it is paid before the clock starts, as in a turn."""
+    import statistics
+
+    from core.bootstrap import build_skill_context
+    from skills.intent.skill import classify, understand
+    from skills.retrieval.skill import _indexes
+
+    ctx = build_skill_context()
+    index = _indexes.current(tenant_id="demo-bank", blobs=ctx.blobs)
+    if index is None:
+        say("latency", "skipped (build the demo tenant first: lambdesk demo)")
+        return
+    with (ROOT / "demo" / "banking77" / "test.csv").open(newline="", encoding="utf-8") as handle:
+        texts = [r["text"] for r in csv.DictReader(handle)][:n]
+    timings: dict[str, list[float]] = {k: [] for k in ("intent", "acts", "dense", "fused")}
+    embed(["warm up"])
+    for text in texts:
+        vector = embed([text])[0]
+        for name in timings:
+            started = time.perf_counter()
+            if name == "intent":
+                classify(tenant_id="demo-bank", texts=[text], blobs=ctx.blobs)
+            elif name == "acts":
+                understand(tenant_id="demo-bank", text=text, blobs=ctx.blobs)
+            elif name == "dense":
+                index.search(vector, top_k=3, fusion="dense", select=False)
+            else:
+                index.search(vector, top_k=3, query=text)
+            timings[name].append((time.perf_counter() - started) * 1000)
+
+    def pct(values: list[float], q: float) -> float:
+        ordered = sorted(values)
+        return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
+
+    say("latency_turns", len(texts))
+    for before, after, what in (("intent", "acts", "intent_skill"), ("dense", "fused", "search")):
+        for q in (50, 99):
+            say(f"{what}_p{q}_ms_before", round(pct(timings[before], q), 3))
+            say(f"{what}_p{q}_ms_after", round(pct(timings[after], q), 3))
+        say(
+            f"{what}_median_added_ms",
+            round(statistics.median(timings[after]) - statistics.median(timings[before]), 3),
+        )
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--only", default="acts,retrieval,suggestions")
+    parser.add_argument("--only", default="acts,retrieval,suggestions,latency")
     args = parser.parse_args()
     wanted = set(args.only.split(","))
     if "acts" in wanted:
@@ -336,6 +393,8 @@ def main() -> int:
         bench_retrieval()
     if "suggestions" in wanted:
         bench_suggestions()
+    if "latency" in wanted:
+        bench_latency()
     return 0
 
 
