@@ -79,9 +79,9 @@ RRF_K = 60
 # "weighted" (the default), "weighted-lexical" (without the unit term), "rrf", "dense",
 # "dense+units": the variants bench/conversation.py compares
 FUSION = "weighted"
-LEXICAL_WEIGHT = 0.25  # chosen on bench/data/demo_bank_faq.csv, checked on the public FAQ set
+LEXICAL_WEIGHT = 0.4  # chosen on bench/data/demo_bank_faq.csv, checked on the public FAQ set
 LEXICAL_HALF_TRUST = 50  # chunks at which BM25 gets half its weight (idf needs a corpus)
-UNIT_WEIGHT = 0.5
+UNIT_WEIGHT = 0.25
 
 
 def _npz(arrays: dict[str, np.ndarray]) -> bytes:
