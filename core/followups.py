@@ -30,24 +30,10 @@ _CONNECTOR = re.compile(
     r"how long do|which one|what else|anything else about)\b",
     re.IGNORECASE,
 )
-_PRONOUNS = frozenset(
-    [
-        "it",
-        "its",
-        "it's",
-        "that",
-        "this",
-        "these",
-        "those",
-        "they",
-        "them",
-        "their",
-        "there",
-        "one",
-        "ones",
-        "same",
-    ]
-)
+_PRONOUNS = frozenset({"it", "its", "it's", "they", "them", "their", "one", "ones", "same"})
+# "that", "this", … stand for something only at the end ("how much is that?"); before a noun they
+# point at it ("this charge")
+_DEMONSTRATIVES = frozenset({"that", "this", "these", "those"})
 
 
 def looks_elliptical(text: str) -> bool:
@@ -62,7 +48,7 @@ def looks_elliptical(text: str) -> bool:
         return True
     if len(words) <= 3 and text.rstrip().endswith("?"):
         return True
-    return any(w in _PRONOUNS for w in words)
+    return any(w in _PRONOUNS for w in words) or words[-1] in _DEMONSTRATIVES
 
 
 def combine(previous: str, text: str) -> str:
