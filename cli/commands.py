@@ -125,6 +125,40 @@ def tenants_identity_secret(args: argparse.Namespace) -> int:
     return 0
 
 
+def tenants_small_talk(args: argparse.Namespace) -> int:
+    from core.dialogue_acts import ACTS
+
+    services = _services()
+    tenant = _tenant(services, args.tenant_id)
+    responses = dict(tenant.act_responses)
+    for act, text in args.response:
+        if act not in ACTS:
+            raise CliError(f"unknown act {act!r} (acts: {', '.join(ACTS)})")
+        if text.strip():
+            responses[act] = text.strip()
+        else:
+            responses.pop(act, None)
+    update: dict[str, Any] = {"act_responses": responses}
+    if args.topics is not None:
+        update["topics"] = [t.strip() for t in args.topics if t.strip()]
+    if args.language is not None:
+        update["language"] = args.language or None
+    try:
+        changed = Tenant.model_validate({**tenant.model_dump(), **update})
+    except ValidationError as exc:
+        raise CliError("; ".join(str(e["msg"]) for e in exc.errors())) from exc
+    services.tenants.update_tenant(changed)
+    _print_json(
+        {
+            "tenant_id": changed.tenant_id,
+            "language": changed.language,
+            "act_responses": changed.act_responses,
+            "topics": changed.topics,
+        }
+    )
+    return 0
+
+
 # --------------------------------------------------------------------------- intents
 
 

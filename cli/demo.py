@@ -25,6 +25,15 @@ from core.auth import create_tenant_keys
 from core.bootstrap import Services
 
 DEMO_ORIGINS = ["http://127.0.0.1:8000", "http://localhost:8000"]
+# What "what can you do?" lists for the demo bank (a tenant setting; see `Tenant.topics`).
+DEMO_TOPICS = [
+    "Card delivery",
+    "Lost or stolen cards",
+    "Transfer fees",
+    "Topping up",
+    "Exchange rates",
+    "Opening hours",
+]
 
 
 def _keys_path(services: Services) -> Path:
@@ -73,6 +82,8 @@ def _build(services: Services, keys_path: Path) -> dict[str, Any]:
         responses=DEMO_DIR / "responses.yaml",
     )
     print(f"    {json.dumps(summary)}", file=sys.stderr)
+    tenant = services.tenants.get_tenant(tenant_id=DEMO_TENANT)
+    services.tenants.update_tenant(tenant.model_copy(update={"topics": DEMO_TOPICS}))
     print("2/2 indexing the knowledge base...", file=sys.stderr)
     add_knowledge(services, tenant_id=DEMO_TENANT, paths=[str(DEMO_DIR / "knowledge")])
     keys_path.parent.mkdir(parents=True, exist_ok=True)

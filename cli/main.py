@@ -71,6 +71,26 @@ def build_parser() -> argparse.ArgumentParser:
     )
     identity.add_argument("tenant_id")
     identity.set_defaults(func=commands.tenants_identity_secret)
+    talk = tenants.add_parser(
+        "small-talk",
+        help="set what the bot says to small talk: act responses, the topics 'what can you do?' "
+        "lists, the customers' language (prints the settings as JSON)",
+    )
+    talk.add_argument("tenant_id")
+    talk.add_argument(
+        "--response",
+        nargs=2,
+        action="append",
+        default=[],
+        metavar=("ACT", "TEXT"),
+        help="the response to a dialogue act (greet, thanks, goodbye, are_you_a_bot, "
+        "what_can_you_do, affirm, deny, abuse); an empty TEXT restores the default (repeatable)",
+    )
+    talk.add_argument(
+        "--topic", action="append", default=None, dest="topics", help="a topic (repeatable)"
+    )
+    talk.add_argument("--language", default=None, help="ISO 639-1 code of the default responses")
+    talk.set_defaults(func=commands.tenants_small_talk)
 
     intents = sub.add_parser("intents", help="train and try the intent model").add_subparsers(
         dest="command", required=True

@@ -29,6 +29,7 @@ from core.models import Rating, Source, TurnRecord, UnansweredQuestion, utcnow
 from core.policy import Decision
 from core.ports import UNANSWERED_SEQ, AnalyticsStore
 from core.redaction import redact
+from core.suggestions import clicked_suggestions, turn_topic_counts
 
 logger = logging.getLogger("lambdesk.analytics")
 
@@ -100,16 +101,22 @@ def record_turn(
     decision: Decision,
     first_turn: bool,
     metadata: Mapping[str, Any] | None = None,
+    previous_topic: str | None = None,
+    clicked: str | None = None,
 ) -> None:
-    """Count one turn (and keep its question when the bot could not answer). Never raises:
-    analytics must not fail a customer's request."""
+    """Count one turn (and keep its question when the bot could not answer), with the topic it
+    answered, the session's previous topic and the suggestion clicked (`core.suggestions`).
+    Never raises: analytics must not fail a customer's request."""
     if analytics is None:
         return
     try:
-        suggestion = bool((metadata or {}).get(SUGGESTION_METADATA))
+        suggestion = clicked is not None or bool((metadata or {}).get(SUGGESTION_METADATA))
         day = record.timestamp.date()
         counts = turn_counts(
             record, decision=decision, first_turn=first_turn, suggestion=suggestion
+        )
+        counts.update(
+            turn_topic_counts(previous=previous_topic, topic=decision.topic, clicked=clicked)
         )
         analytics.add_counts(tenant_id=record.tenant_id, day=day, counts=counts)
         if is_unanswered(decision):
@@ -231,6 +238,7 @@ def summarize(
         "fallbacks": totals["fallbacks"],
         "handoffs": totals["handoffs"],
         "suggestion_clicks": totals["suggestion_clicks"],
+        "suggestions_clicked": clicked_suggestions(totals),
         "feedback": {"up": up, "down": down},
         "fallback_rate": _rate(totals["fallbacks"], turns),
         "handoff_rate": _rate(totals["handoffs"], sessions),

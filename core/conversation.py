@@ -6,10 +6,13 @@ settings; it imports none of them itself.
 
 A turn reads the session state once (the caller usually passes the state it already read) and
 uses the tenant the credential resolved. It fans the intent and retrieval skills out concurrently
-(each with its own timeout; a failed skill degrades the turn, never fails it), decides with
-`core.policy`, then stores the new session state and both messages in one atomic commit through
-`SessionService.change` (re-reading only if another writer got there first), and logs one
-`TurnRecord`.
+(each with its own timeout; a failed skill degrades the turn, never fails it) — for a follow-up
+that looks elliptical ("and on Sunday?"), about the message read with the previous question too
+(`core.followups`), and, when the tenant's topic table (`core.suggestions`) is older than
+`stats_ttl_s`, its refresh from the analytics counters — decides with `core.policy`, then stores
+the new session state and both messages in one atomic commit through `SessionService.change`
+(re-reading only if another writer got there first), logs one `TurnRecord`, and counts the turn
+(with its topic, what it followed, and a clicked suggestion).
 
 `run_idempotent` wraps a turn in the `Idempotency-Key` protocol of the history store: the key is
 claimed with an owner and a lease, the turn's answer is stored in the same atomic commit as the
@@ -36,6 +39,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from core import analytics as counters
@@ -49,6 +53,7 @@ from core.errors import (
     Unprocessable,
 )
 from core.ids import new_ulid
+from core.followups import context_of, followup_query, is_offered
 from core.models import (
     Channel,
     ChatReply,
@@ -65,6 +70,7 @@ from core.models import (
 )
 from core.policy import (
     Decision,
+    FollowUp,
     ImageFinding,
     apply_decision,
     decide,
@@ -91,10 +97,12 @@ from core.skill_contracts import (
     fault_error,
 )
 from core.vision import CheckedImage, VisionService
+from core.suggestions import WINDOW_DAYS, TopicStats
 
 logger = logging.getLogger("lambdesk.conversation")
 
 IDEMPOTENCY_WAIT_S = 5.0
+STATS_TTL_S = 300.0
 
 
 @dataclass(frozen=True)
@@ -153,6 +161,7 @@ class ConversationService:
         settings: Settings,
         limits: RateLimitStore | None = None,
         vision: VisionService | None = None,
+        stats_ttl_s: float = STATS_TTL_S,
     ) -> None:
         self.limits = limits
         self.vision = vision
@@ -162,6 +171,8 @@ class ConversationService:
         self.log = log
         self.analytics = analytics
         self.settings = settings
+        self.stats_ttl_s = stats_ttl_s
+        self._stats: dict[str, tuple[float, TopicStats]] = {}
 
     # ------------------------------------------------------------------ the chat request
     async def chat(
@@ -201,6 +212,7 @@ class ConversationService:
                     metadata=request.metadata,
                     claim=claim,
                     image=image,
+                    suggestion=request.suggestion,
                 )
             except BaseException:
                 if image is not None:  # the turn is not stored: neither is its image
@@ -216,6 +228,7 @@ class ConversationService:
                 "text": request.text,
                 "metadata": request.metadata,
                 "image": _digest(request.image_b64),
+                "suggestion": request.suggestion,
             }
         )
         return await self.run_idempotent(
@@ -237,10 +250,12 @@ class ConversationService:
         metadata: Mapping[str, Any] | None = None,
         claim: Claim | None = None,
         image: MessageImage | None = None,
+        suggestion: bool = False,
     ) -> ChatReply:
         """Answer one customer message in the session whose current `state` the caller read, and
         store both sides of the turn with the new state — and, under an `Idempotency-Key`
-        `claim`, the reply as the key's answer — at once."""
+        `claim`, the reply as the key's answer — at once. `suggestion`: the customer clicked one
+        of the previous reply's suggestions."""
         started = time.perf_counter()
         tenant_id, session_id = tenant.tenant_id, state.session_id
         text = check_text(tenant=tenant, max_text_chars=self.settings.max_text_chars, text=text)
@@ -249,12 +264,17 @@ class ConversationService:
 
         intent: IntentResult | None = None
         hits: list[Hit] = []
+        followup: FollowUp | None = None
+        stats: TopicStats | None = None
         latency: dict[str, float] = {}
         degraded: list[str] = []
         seen: VisionResult | None = None
         if not is_handed_off(state):  # handed off: the bot stays quiet, no skill is asked
-            (intent, hits, latency, degraded), (seen, vision_ms) = await asyncio.gather(
-                self._understand(tenant_id, text), self._see(tenant_id, image)
+            (intent, hits, followup, stats, latency, degraded), (seen, vision_ms) = (
+                await asyncio.gather(
+                    self._understand(tenant_id, text, followup_query(state, text)),
+                    self._see(tenant_id, image),
+                )
             )
             if image is not None:
                 latency["vision"] = round(vision_ms, 2)
@@ -263,7 +283,7 @@ class ConversationService:
 
         decisions: list[Decision] = []
         replies: list[ChatReply] = []
-        first_turn: list[bool] = []
+        previous: list[SessionState] = []
 
         def change(current: SessionState) -> StateChange:
             now = utcnow()
@@ -275,10 +295,12 @@ class ConversationService:
                 intent_result=intent,
                 hits=hits,
                 image=finding,
+                followup=followup,
+                stats=stats,
             )
             decision = mention_image(tenant=tenant, decision=decision, image=finding)
             decisions.append(decision)
-            first_turn.append(current.turns == 0)
+            previous.append(current)
             latency["total"] = round((time.perf_counter() - started) * 1000.0, 2)
             messages = _turn_messages(
                 tenant_id, session_id, text, channel, decision, metadata, latency, degraded, image
@@ -302,7 +324,7 @@ class ConversationService:
         committed = await self.sessions.change(
             tenant_id=tenant_id, session_id=session_id, change=change, state=state
         )
-        decision = decisions[-1]
+        decision, before = decisions[-1], previous[-1]
         user, bot = committed.messages
         record = TurnRecord(
             tenant_id=tenant_id,
@@ -322,12 +344,15 @@ class ConversationService:
             image_score=finding.score if finding else None,
         )
         self._record_turn(record)
+        clicked = suggestion or bool((metadata or {}).get(counters.SUGGESTION_METADATA))
         counters.record_turn(
             self.analytics,
             record=record,
             decision=decision,
-            first_turn=first_turn[-1],
+            first_turn=before.turns == 0,
             metadata=metadata,
+            previous_topic=context_of(before).get("topic"),
+            clicked=" ".join(text.split()) if clicked or is_offered(before, text) else None,
         )
         return replies[-1]
 
@@ -352,27 +377,76 @@ class ConversationService:
             raise RateLimited(f"more than {limit} turns per minute in this session")
 
     async def _understand(
-        self, tenant_id: str, text: str
-    ) -> tuple[IntentResult | None, list[Hit], dict[str, float], list[str]]:
-        """Intent and retrieval, concurrently: (intent, hits, latency per skill, degraded)."""
+        self, tenant_id: str, text: str, combined: str | None
+    ) -> tuple[
+        IntentResult | None,
+        list[Hit],
+        FollowUp | None,
+        TopicStats | None,
+        dict[str, float],
+        list[str],
+    ]:
+        """Intent and retrieval, concurrently, about the message and (for a follow-up) about
+        the `combined` text, with the topic table's refresh when it is due: (intent, hits,
+        follow-up, topic table, latency per skill, degraded)."""
         settings = self.settings
-        (intent, intent_ms), (search, search_ms) = await asyncio.gather(
-            self._call(
-                "intent",
-                IntentEvent(tenant_id=tenant_id, text=text),
-                IntentResult,
-                settings.intent_timeout_s,
-            ),
-            self._call(
-                "retrieval",
-                SearchEvent(tenant_id=tenant_id, query=text, top_k=3),
-                SearchResult,
-                settings.retrieval_timeout_s,
-            ),
-        )
+
+        def intent_call(query: str) -> Awaitable[tuple[Any | None, float]]:
+            event = IntentEvent(tenant_id=tenant_id, text=query)
+            return self._call("intent", event, IntentResult, settings.intent_timeout_s)
+
+        def search_call(query: str, focus: str | None = None) -> Awaitable[tuple[Any, float]]:
+            event = SearchEvent(tenant_id=tenant_id, query=query, top_k=3, focus=focus)
+            return self._call("retrieval", event, SearchResult, settings.retrieval_timeout_s)
+
+        calls: list[Awaitable[Any]] = [
+            intent_call(text),
+            search_call(text),
+            self._topics(tenant_id),
+        ]
+        if combined:
+            calls += [intent_call(combined), search_call(combined, focus=text)]
+        answers = await asyncio.gather(*calls)
+        (intent, intent_ms), (search, search_ms), stats = answers[:3]
         degraded = [name for name, r in (("intent", intent), ("retrieval", search)) if r is None]
         latency = {"intent": round(intent_ms, 2), "retrieval": round(search_ms, 2)}
-        return intent, list(search.hits) if search else [], latency, degraded
+        followup = None
+        if combined:
+            (more, more_ms), (found, found_ms) = answers[3:]
+            followup = FollowUp(
+                query=combined, intent_result=more, hits=found.hits if found else []
+            )
+            latency["followup"] = round(max(more_ms, found_ms), 2)
+        return intent, list(search.hits) if search else [], followup, stats, latency, degraded
+
+    async def _topics(self, tenant_id: str) -> TopicStats | None:
+        """The tenant's topic table (what customers asked next, popular topics), refreshed from
+        the analytics counters at most every `stats_ttl_s`; None when it cannot be read (the
+        turn then suggests semantic neighbours only)."""
+        if self.analytics is None:
+            return None
+        cached = self._stats.get(tenant_id)
+        now = time.monotonic()
+        if cached is not None and now - cached[0] < self.stats_ttl_s:
+            return cached[1]
+        analytics = self.analytics
+
+        def load() -> TopicStats:
+            end = utcnow().date()
+            start = end - timedelta(days=WINDOW_DAYS - 1)
+            return TopicStats.from_counts(
+                analytics.daily_counts(tenant_id=tenant_id, start=start, end=end)
+            )
+
+        try:
+            stats = await asyncio.to_thread(load)
+        except Exception as exc:  # suggestions degrade to neighbours; the turn goes on
+            logger.warning(json.dumps({"event": "topic_stats_failed", "error": repr(exc)[:300]}))
+            return cached[1] if cached else None
+        self._stats[tenant_id] = (now, stats)
+        if len(self._stats) > 1000:  # a pool of many tenants: keep the table bounded
+            self._stats.pop(next(iter(self._stats)))
+        return stats
 
     # ------------------------------------------------------------------ images
     def _vision(self) -> VisionService:
@@ -522,6 +596,7 @@ def _reply(
         suggestions=decision.suggestions,
         handoff=decision.handoff,
         image=image,
+        context_used=decision.context_used,
     )
 
 
@@ -562,6 +637,8 @@ def _turn_messages(
             "skill_latency_ms": {k: v for k, v in latency.items() if k != "total"},
             "degraded": degraded,
             "suggestions": decision.suggestions,
+            **({"context_used": True} if decision.context_used else {}),
+            **({"acts": decision.acts} if decision.acts else {}),
             **({"quiet": True} if decision.quiet else {}),
             **(
                 {"handoff_reason": decision.handoff_reason}

@@ -63,6 +63,11 @@ class Tenant(BaseModel):
     greeting: str = "Hi! How can I help you today?"
     # intent name -> the bot's written answer; an intent without one never answers on its own.
     responses: dict[str, str] = Field(default_factory=dict)
+    # Built-in dialogue act (greet, thanks, goodbye, are_you_a_bot, what_can_you_do, affirm, deny,
+    # abuse) -> the tenant's own response, replacing the default of its language.
+    act_responses: dict[str, str] = Field(default_factory=dict)
+    # What "what can you do?" lists; empty: the most asked topics, else the first responses.
+    topics: list[str] = Field(default_factory=list, max_length=20)
     # Per-tenant overrides of the process limits (None: the process default).
     max_text_chars: int | None = None
     turns_per_minute: int | None = None
@@ -117,6 +122,8 @@ class Source(StrEnum):
     HANDOFF = "handoff"
     AGENT = "agent"
     IMAGE = "image"  # the tenant's response to a label its image model saw in the customer's image
+    SMALL_TALK = "small_talk"  # a built-in dialogue act answered (greet, thanks, …)
+    CLARIFY = "clarify"  # "Did you mean …?": two close intents, neither confident
 
 
 class Channel(StrEnum):
@@ -125,11 +132,16 @@ class Channel(StrEnum):
 
 
 class Citation(BaseModel):
+    """Where a knowledge answer came from: the document, its section (`heading`, the heading path)
+    and `anchor`, the section heading's slug (`<document URL>#<anchor>` links to it)."""
+
     doc_id: str
     title: str
     chunk_id: str
     score: float
     snippet: str = ""
+    heading: str = ""
+    anchor: str = ""
 
 
 class MessageImage(BaseModel):
@@ -357,6 +369,9 @@ class ChatRequest(BaseModel):
     # An image with the message (PNG, JPEG, WebP or GIF; base64, or a `data:image/...;base64,`
     # URL), classified with the text and stored with the message.
     image_b64: str | None = Field(default=None, min_length=1, max_length=MAX_IMAGE_B64_CHARS)
+    # The text is a suggestion of the previous reply the customer clicked (the widget sets it;
+    # a text equal to an offered suggestion counts as a click too).
+    suggestion: bool = False
 
 
 class ChatReply(BaseModel):
@@ -370,3 +385,6 @@ class ChatReply(BaseModel):
     suggestions: list[str] = Field(default_factory=list)
     handoff: HandoffStatus = HandoffStatus.NONE
     image: MessageImage | None = None  # the turn's image as stored, and what the bot saw in it
+    # The message was understood with the session's previous turn (a follow-up such as "and on
+    # Sunday?").
+    context_used: bool = False

@@ -95,13 +95,30 @@ class RankedIntent(Result):
     confidence: float
 
 
+class RankedAct(Result):
+    """A built-in dialogue act (greet, thanks, goodbye, are_you_a_bot, what_can_you_do, affirm,
+    deny, abuse) found in the message, with the act model's probability."""
+
+    act: str
+    confidence: float
+
+
 class IntentResult(Result):
-    """`intent` is None when the model rejects the text as out of scope, or has no model."""
+    """`intent` is None when the model rejects the text as out of scope, or has no model.
+
+    Dialogue acts come from their own model and never take probability mass from the tenant's
+    intents: `acts` are the small-talk parts of the message in order (empty: none), and
+    `small_talk` says the message is nothing else. When only part of the message is a request
+    ("hi, my card was stolen"), `request_text` is that part and the intent was classified on it.
+    """
 
     intent: str | None = None
     confidence: float = 0.0
     ranking: list[RankedIntent] = Field(default_factory=list)
     model_version: str | None = None
+    acts: list[RankedAct] = Field(default_factory=list)
+    small_talk: bool = False
+    request_text: str | None = None
 
 
 class IntentBatchResult(Result):
@@ -112,10 +129,17 @@ class IntentBatchResult(Result):
 
 
 class SearchEvent(Contract):
+    """`focus`: the words that matter most when the answer passage is chosen (a follow-up's own
+    words, when `query` also carries the previous turn's); `fusion`/`select` switch the lexical
+    fusion and the answer selection off (for before/after measurements)."""
+
     op: Literal["search"] = "search"
     tenant_id: TenantId
     query: str = Field(max_length=MAX_TEXT)
     top_k: int = Field(default=3, ge=1, le=50)
+    focus: str | None = Field(default=None, max_length=MAX_TEXT)
+    fusion: bool = True
+    select: bool = True
 
 
 class IndexEvent(Contract):
@@ -130,7 +154,11 @@ class RebuildEvent(Contract):
 
 
 class Hit(Result):
-    """One knowledge passage; `score` is a cosine similarity in [-1, 1]."""
+    """One knowledge passage. `score` is the dense cosine similarity in [-1, 1] of the query and
+    the chunk (what `knowledge_threshold` compares), whatever ranked the hits; `lexical` is the
+    chunk's BM25 score relative to the best one of the query (0..1). `answer` is the part of the
+    chunk that answers the query (its best sentences, or the matching FAQ pair's answer; "" when
+    not selected); `anchor` links to the chunk's section (the heading's slug)."""
 
     doc_id: str
     chunk_id: str
@@ -138,6 +166,9 @@ class Hit(Result):
     heading: str = ""
     text: str
     score: float
+    lexical: float = 0.0
+    answer: str = ""
+    anchor: str = ""
 
 
 class SearchResult(Result):

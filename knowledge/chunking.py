@@ -1,8 +1,10 @@
 """Heading-aware chunking of a parsed document (the text `knowledge.ingest` produces).
 
-The text is cut into sections at `#` heading lines; each section becomes one chunk when it is
-short, or several chunks of at most `max_words` words (cut at paragraph, then sentence
-boundaries) that overlap by about `overlap_words`. Every chunk carries its heading path
+The text is cut into sections at `#` heading lines (and at `Q:` lines of a FAQ written as
+question and answer lines: each pair becomes a section headed by its question); each section
+becomes one chunk when it is short, or several chunks of at most `max_words` words (cut at
+paragraph, then sentence boundaries) that overlap by about `overlap_words`. Lists and tables keep
+their line breaks (answer selection reads them item by item). Every chunk carries its heading path
 (`Title › Section › Subsection`), which is also embedded with it, so a chunk deep in a long
 section still knows what it is about. Sizes are in words: with all-MiniLM-L6-v2's 256-token
 window, about 200 words is the most that is fully read.
@@ -14,6 +16,11 @@ import re
 from dataclasses import dataclass
 
 _HEADING = re.compile(r"^(#{1,6})\s+(\S.*)$")  # on a stripped line; no backtracking
+# A FAQ written as `Q: …` / `A: …` lines: each question becomes a section of its own.
+_QUESTION = re.compile(r"^(?:Q|Question)\s*[:.)]\s*(\S.*)$", re.IGNORECASE)  # stripped line
+_ANSWER = re.compile(r"^(?:A|Answer)\s*[:.)]\s*", re.IGNORECASE)
+_STRUCTURED = re.compile(r"^\s*(?:[-*+•]|\d{1,2}[.)]|\|)\s*")
+QUESTION_LEVEL = 7  # below every Markdown heading level
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(])")
 HEADING_SEPARATOR = " › "
 
@@ -49,14 +56,19 @@ def split_sections(text: str) -> list[tuple[str, str]]:
 
     for line in text.split("\n"):
         match = _HEADING.match(line.strip())
-        if match:
+        question = _QUESTION.match(line.strip()) if match is None else None
+        found = (len(match.group(1)), match.group(2)) if match else None
+        if question is not None:
+            found = (QUESTION_LEVEL, question.group(1))
+        if found is not None:
             flush()
-            level = len(match.group(1))
-            while path and path[-1][0] >= level:
+            while path and path[-1][0] >= found[0]:
                 path.pop()
-            path.append((level, match.group(2)))
+            path.append(found)
         else:
-            body.append(line)
+            body.append(
+                _ANSWER.sub("", line, count=1) if path and path[-1][0] == QUESTION_LEVEL else line
+            )
     flush()
     return sections
 
@@ -65,8 +77,11 @@ def _units(body: str, max_words: int) -> list[str]:
     """Paragraphs, with paragraphs longer than `max_words` cut into sentences (and sentences
     longer than that cut into word runs)."""
     units: list[str] = []
-    for paragraph in re.split(r"\n\s*\n", body):
-        paragraph = " ".join(paragraph.split())
+    for raw in re.split(r"\n\s*\n", body):
+        if _STRUCTURED.match(raw.strip()):
+            units.extend(_structured(raw, max_words))
+            continue
+        paragraph = " ".join(raw.split())
         if not paragraph:
             continue
         if len(paragraph.split()) <= max_words:
@@ -77,6 +92,30 @@ def _units(body: str, max_words: int) -> list[str]:
             for start in range(0, len(words), max_words):
                 units.append(" ".join(words[start : start + max_words]))
     return units
+
+
+def _structured(paragraph: str, max_words: int) -> list[str]:
+    """A list or table: one line per item (continuation lines joined to their item), kept as
+    lines; cut between items when longer than `max_words`."""
+    items: list[str] = []
+    for line in paragraph.split("\n"):
+        line = " ".join(line.split())
+        if not line:
+            continue
+        if items and not _STRUCTURED.match(line):
+            items[-1] += " " + line
+        else:
+            items.append(line)
+    out: list[str] = []
+    current: list[str] = []
+    for item in items:
+        if current and len(" ".join([*current, item]).split()) > max_words:
+            out.append("\n".join(current))
+            current = []
+        current.append(item)
+    if current:
+        out.append("\n".join(current))
+    return out
 
 
 def _tail(text: str, words: int) -> str:

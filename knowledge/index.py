@@ -5,13 +5,25 @@ Layout (keys relative to the tenant):
 
 - `knowledge/docs/<doc_id>.json`: the document (id, title, filename, content_type, text, bytes,
   created_at, chunks);
-- `knowledge/chunks/<doc_id>.npz` (`vectors`: chunks × 384 float32, L2-normalised) and
-  `knowledge/chunks/<doc_id>.json` (title and the chunks' ids, headings and texts);
+- `knowledge/chunks/<doc_id>.npz` (`vectors`: chunks × 384 float32, L2-normalised; `units`:
+  the embeddings of the chunks' answer units, stacked) and `knowledge/chunks/<doc_id>.json`
+  (title and the chunks' ids, headings, texts and unit counts);
 - `knowledge/index/<version>/vectors.npz` + `knowledge/index/<version>/chunks.json`: every
   chunk of every document, stacked; `knowledge/index/CURRENT` names the version in use.
 
-Search scores are plain cosine similarities in [-1, 1] (dense retrieval, no lexical fusion), so a
-tenant's `knowledge_threshold` (default 0.45) has one meaning whatever the corpus size.
+Search ranks chunks by a fusion of dense and lexical scores: the chunk's cosine, plus
+`UNIT_WEIGHT` × the cosine of its unit (sentence, list item, table row) closest to the query (a
+chunk that holds the one sentence that answers beats one that is only about the same subject),
+plus `LEXICAL_WEIGHT` × its BM25 (`knowledge.lexical`, built when an index is loaded) over the
+summed idf of the query's terms (how much of the query the chunk covers), the lexical weight
+growing with the corpus (idf says little over a handful of chunks). The weights were
+chosen on the demo FAQ set and checked on a public one (`bench/conversation.py`); reciprocal rank
+fusion (`FUSION="rrf"`) measured lower on both.
+Whatever ranks them, each hit's `score` stays its chunk's plain cosine similarity in [-1, 1], so a
+tenant's `knowledge_threshold` (default 0.45) keeps one meaning whatever the corpus size;
+`lexical` is its BM25 relative to the query's best. Each hit carries the answer part of its chunk
+(`knowledge.passages`) and its section's `anchor`. An index built before units were stored ranks
+without the unit term and selects answers lexically.
 
 A rebuild takes its version (a ULID) *before* it lists the documents and moves CURRENT only
 forward, so when two rebuilds race, the one that wins saw every document stored before it began.
@@ -25,6 +37,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -32,6 +45,8 @@ import numpy as np
 from core.errors import NotFound
 from core.ids import new_ulid
 from core.ports import BlobStore
+from knowledge.lexical import BM25, tokens
+from knowledge.passages import anchor, select_answer, unit_embedding_text, units
 from knowledge.store import (
     CHUNKS_PREFIX,
     DOCS_PREFIX,
@@ -59,6 +74,14 @@ __all__ = [
 ]
 
 Embedder = Callable[[Sequence[str]], np.ndarray]
+DIMENSION = 384
+RRF_K = 60
+# "weighted" (the default), "weighted-lexical" (without the unit term), "rrf", "dense",
+# "dense+units": the variants bench/conversation.py compares
+FUSION = "weighted"
+LEXICAL_WEIGHT = 0.4  # chosen on bench/data/demo_bank_faq.csv, checked on the public FAQ set
+LEXICAL_HALF_TRUST = 50  # chunks at which BM25 gets half its weight (idf needs a corpus)
+UNIT_WEIGHT = 0.25
 
 
 def _npz(arrays: dict[str, np.ndarray]) -> bytes:
@@ -68,8 +91,17 @@ def _npz(arrays: dict[str, np.ndarray]) -> bytes:
 
 
 def _load_vectors(data: bytes) -> np.ndarray:
+    return _load_arrays(data)[0]
+
+
+def _load_arrays(data: bytes) -> tuple[np.ndarray, np.ndarray | None]:
+    """(chunk vectors, unit vectors or None for an older file)."""
     with np.load(io.BytesIO(data), allow_pickle=False) as arrays:
-        return np.ascontiguousarray(arrays["vectors"], dtype=np.float32)
+        vectors = np.ascontiguousarray(arrays["vectors"], dtype=np.float32)
+        unit_vectors = (
+            np.ascontiguousarray(arrays["units"], dtype=np.float32) if "units" in arrays else None
+        )
+    return vectors, unit_vectors
 
 
 # --------------------------------------------------------------------------- per-document chunks
@@ -84,16 +116,24 @@ def embed_document(
     doc = read_doc(tenant_id=tenant_id, blobs=blobs, doc_id=doc_id)
     title = str(doc.get("title") or "")
     chunks = chunk_text(str(doc.get("text") or ""))
+    chunk_units = [[unit_embedding_text(c.heading, u.text) for u in units(c.text)] for c in chunks]
     records = [
-        {"chunk_id": f"{doc_id}-{i}", "heading": c.heading, "text": c.text}
-        for i, c in enumerate(chunks)
+        {"chunk_id": f"{doc_id}-{i}", "heading": c.heading, "text": c.text, "units": len(us)}
+        for i, (c, us) in enumerate(zip(chunks, chunk_units, strict=True))
     ]
-    vectors = embed([c.embedding_text(title) for c in chunks]) if chunks else np.zeros((0, 384))
+    texts = [c.embedding_text(title) for c in chunks] + [u for us in chunk_units for u in us]
+    embedded = embed(texts) if texts else np.zeros((0, DIMENSION))
+    vectors, unit_vectors = embedded[: len(chunks)], embedded[len(chunks) :]
     vectors_key, texts_key = chunk_keys(doc_id)
     blobs.put(
         tenant_id=tenant_id,
         key=vectors_key,
-        data=_npz({"vectors": np.asarray(vectors, dtype=np.float32)}),
+        data=_npz(
+            {
+                "vectors": np.asarray(vectors, dtype=np.float32).reshape(-1, DIMENSION),
+                "units": np.asarray(unit_vectors, dtype=np.float32).reshape(-1, DIMENSION),
+            }
+        ),
         content_type="application/octet-stream",
     )
     blobs.put(
@@ -113,26 +153,129 @@ class KnowledgeIndex:
     version: str
     vectors: np.ndarray  # (chunks, dim), L2-normalised
     rows: list[dict[str, Any]]  # doc_id, chunk_id, title, heading, text — one per vector row
+    unit_vectors: np.ndarray | None = None  # (units, dim): every row's units, stacked in order
 
-    def search(self, query_vector: np.ndarray, *, top_k: int) -> list[dict[str, Any]]:
-        """The `top_k` chunks by cosine similarity, best first."""
+    @cached_property
+    def lexical(self) -> BM25:
+        """BM25 over the chunks (title, heading and text), built once per loaded index."""
+        return BM25([tokens(f"{r['title']} {r.get('heading', '')} {r['text']}") for r in self.rows])
+
+    @cached_property
+    def unit_spans(self) -> list[tuple[int, int]] | None:
+        """Each row's slice of `unit_vectors` (None when the index has no unit vectors)."""
+        if self.unit_vectors is None:
+            return None
+        spans, start = [], 0
+        for row in self.rows:
+            count = int(row.get("units", -1))
+            if count < 0:
+                return None
+            spans.append((start, start + count))
+            start += count
+        return spans if start == len(self.unit_vectors) else None
+
+    @cached_property
+    def _unit_starts(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """(first unit row, has units) per chunk, for `np.maximum.reduceat`."""
+        spans = self.unit_spans
+        if spans is None or self.unit_vectors is None or not len(self.unit_vectors):
+            return None
+        starts = np.asarray([start for start, _ in spans], dtype=np.int64)
+        present = np.asarray([end > start for start, end in spans])
+        return starts, present
+
+    def best_units(self, query_vector: np.ndarray) -> np.ndarray | None:
+        """Per chunk, the cosine of its unit closest to the query (None without unit vectors;
+        a chunk without units gets its own cosine)."""
+        found = self._unit_starts
+        if found is None or self.unit_vectors is None:
+            return None
+        starts, present = found
+        sims = self.unit_vectors @ np.asarray(query_vector, dtype=np.float32).reshape(-1)
+        out = self.vectors @ np.asarray(query_vector, dtype=np.float32).reshape(-1)
+        out[present] = np.maximum.reduceat(sims, starts[present])
+        return out
+
+    def rank(
+        self, query_vector: np.ndarray, query: str, *, fusion: str = FUSION
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(row order best first, cosine per row, BM25 per row)."""
+        dense = self.vectors @ np.asarray(query_vector, dtype=np.float32).reshape(-1)
+        terms = tokens(query) if fusion not in ("dense", "dense+units") else []
+        lexical = (
+            self.lexical.scores(terms) if terms else np.zeros(len(self.rows), dtype=np.float32)
+        )
+        semantic = dense
+        if fusion in ("weighted", "dense+units", "rrf"):
+            units_best = self.best_units(query_vector)
+            if units_best is not None:
+                semantic = (dense + UNIT_WEIGHT * units_best).astype(np.float32)
+        if fusion in ("dense", "dense+units") or not lexical.any():
+            return np.argsort(-semantic, kind="stable"), dense, lexical
+        if fusion.startswith("weighted"):
+            # BM25 over the idf of every query term: how much of the query a chunk covers (a
+            # chunk matching one common word of four gets little, not the whole weight)
+            coverage = lexical / sum(self.lexical.weight(t) for t in set(terms))
+            # idf means little over a handful of chunks: the weight grows with the corpus
+            trust = len(self.rows) / (len(self.rows) + LEXICAL_HALF_TRUST)
+            fused = semantic + LEXICAL_WEIGHT * trust * coverage
+        else:
+            dense_rank = np.empty(len(dense), dtype=np.float32)
+            dense_rank[np.argsort(-semantic, kind="stable")] = np.arange(1, len(dense) + 1)
+            lexical_rank = np.empty(len(dense), dtype=np.float32)
+            lexical_rank[np.argsort(-lexical, kind="stable")] = np.arange(1, len(dense) + 1)
+            fused = (
+                1.0 / (RRF_K + dense_rank)
+                + np.where(lexical > 0, 1.0 / (RRF_K + lexical_rank), 0.0)
+            ).astype(np.float32)
+        return np.argsort(-fused, kind="stable"), dense, lexical
+
+    def search(
+        self,
+        query_vector: np.ndarray,
+        *,
+        top_k: int,
+        query: str = "",
+        focus: str | None = None,
+        fusion: str = FUSION,
+        select: bool = True,
+    ) -> list[dict[str, Any]]:
+        """The `top_k` chunks, best first (see the module docstring), each with its answer."""
         if not self.rows:
             return []
-        scores = self.vectors @ np.asarray(query_vector, dtype=np.float32).reshape(-1)
-        k = min(top_k, len(self.rows))
-        best = np.argpartition(-scores, k - 1)[:k]
-        best = best[np.argsort(-scores[best], kind="stable")]
+        order, dense, lexical = self.rank(query_vector, query, fusion=fusion)
+        best_lexical = float(lexical.max()) if lexical.any() else 0.0
+        spans = self.unit_spans
         hits = []
-        for i in best:
+        for i in order[: min(top_k, len(self.rows))]:
             row = self.rows[int(i)]
+            heading = row.get("heading", "")
+            answer = ""
+            if select:
+                vectors = None
+                if spans is not None and self.unit_vectors is not None:
+                    start, end = spans[int(i)]
+                    vectors = self.unit_vectors[start:end]
+                answer = select_answer(
+                    heading=heading,
+                    text=row["text"],
+                    query_vector=query_vector,
+                    unit_vectors=vectors,
+                    query=query,
+                    focus=focus,
+                    weight=self.lexical.weight,
+                )
             hits.append(
                 {
                     "doc_id": row["doc_id"],
                     "chunk_id": row["chunk_id"],
                     "title": row["title"],
-                    "heading": row.get("heading", ""),
+                    "heading": heading,
                     "text": row["text"],
-                    "score": round(float(np.clip(scores[i], -1.0, 1.0)), 6),
+                    "score": round(float(np.clip(dense[i], -1.0, 1.0)), 6),
+                    "lexical": round(float(lexical[i]) / best_lexical, 6) if best_lexical else 0.0,
+                    "answer": answer,
+                    "anchor": anchor(heading) if heading else "",
                 }
             )
         return hits
@@ -167,6 +310,7 @@ def rebuild_index(*, tenant_id: str, blobs: BlobStore, embed: Embedder) -> Knowl
                 blobs.delete(tenant_id=tenant_id, key=key)
         rows: list[dict[str, Any]] = []
         parts: list[np.ndarray] = []
+        unit_parts: list[np.ndarray] = []
         for doc_id in doc_ids:
             vectors_key, texts_key = chunk_keys(doc_id)
             vectors_data = blobs.find(tenant_id=tenant_id, key=vectors_key)
@@ -178,20 +322,35 @@ def rebuild_index(*, tenant_id: str, blobs: BlobStore, embed: Embedder) -> Knowl
                     continue
                 vectors_data = blobs.get(tenant_id=tenant_id, key=vectors_key)
                 texts_data = blobs.get(tenant_id=tenant_id, key=texts_key)
-            vectors = _load_vectors(vectors_data)
+            vectors, unit_vectors = _load_arrays(vectors_data)
             texts = json.loads(texts_data)
             if len(texts["chunks"]) != len(vectors):
                 raise ValueError(f"chunks of document {doc_id} are inconsistent")
             parts.append(vectors)
-            for chunk in texts["chunks"]:
+            chunks = texts["chunks"]
+            if unit_vectors is None or sum(int(c.get("units", 0)) for c in chunks) != len(
+                unit_vectors
+            ):  # an older document: no unit vectors (answers are selected lexically)
+                chunks = [{k: v for k, v in c.items() if k != "units"} for c in chunks]
+                unit_vectors = np.zeros((0, DIMENSION), dtype=np.float32)
+            unit_parts.append(unit_vectors)
+            for chunk in chunks:
                 rows.append({"doc_id": doc_id, "title": texts["title"], **chunk})
-        matrix = np.concatenate(parts) if parts else np.zeros((0, 384), dtype=np.float32)
-        index = KnowledgeIndex(version=version, vectors=matrix.astype(np.float32), rows=rows)
+        matrix = np.concatenate(parts) if parts else np.zeros((0, DIMENSION), dtype=np.float32)
+        unit_matrix = (
+            np.concatenate(unit_parts) if unit_parts else np.zeros((0, DIMENSION), np.float32)
+        )
+        index = KnowledgeIndex(
+            version=version,
+            vectors=matrix.astype(np.float32),
+            rows=rows,
+            unit_vectors=unit_matrix.astype(np.float32),
+        )
         base = f"{INDEX_PREFIX}{version}/"
         blobs.put(
             tenant_id=tenant_id,
             key=base + "vectors.npz",
-            data=_npz({"vectors": index.vectors}),
+            data=_npz({"vectors": index.vectors, "units": unit_matrix.astype(np.float32)}),
             content_type="application/octet-stream",
         )
         blobs.put(
@@ -225,9 +384,9 @@ def _prune_versions(*, tenant_id: str, blobs: BlobStore, keep: int) -> None:
 
 def read_index(*, tenant_id: str, blobs: BlobStore, version: str) -> KnowledgeIndex:
     base = f"{INDEX_PREFIX}{version}/"
-    vectors = _load_vectors(blobs.get(tenant_id=tenant_id, key=base + "vectors.npz"))
+    vectors, unit_vectors = _load_arrays(blobs.get(tenant_id=tenant_id, key=base + "vectors.npz"))
     rows = json.loads(blobs.get(tenant_id=tenant_id, key=base + "chunks.json"))["rows"]
-    return KnowledgeIndex(version=version, vectors=vectors, rows=rows)
+    return KnowledgeIndex(version=version, vectors=vectors, rows=rows, unit_vectors=unit_vectors)
 
 
 class IndexCache:

@@ -6,6 +6,11 @@ is below the model's tuned out-of-scope threshold, or when the tenant has no mod
 confidence 0.0 and model_version None). A batch event `IntentBatchEvent` `{"tenant_id", "texts":
 [...]}` → `IntentBatchResult` `{"results": [...]}`.
 
+A single text is also read by the built-in dialogue-act model (`skills.intent.acts`) on the same
+embedding: `acts`, `small_talk` and, for a mixed message, `request_text` (the request part, which
+the tenant's intent is then classified on). The batch path (training, evaluation) reads intents
+only.
+
 The encoder and each tenant's model load lazily and stay cached; the model cache is keyed by
 (tenant, version), and CURRENT is read again at most every `model_refresh_s` seconds
 (`LAMBDESK_MODEL_REFRESH_S`, default 2), so a newly published model is served within seconds.
@@ -95,6 +100,39 @@ def classify(
     return model.classify(embed_for(tenant_id=tenant_id, blobs=blobs, model=model, texts=texts))
 
 
+def understand(
+    *, tenant_id: str, text: str, blobs: BlobStore, refresh_s: float | None = None
+) -> dict[str, Any]:
+    """One message: the tenant's intent and the dialogue acts, from one embedding of the text
+    (plus one small batch for the clauses of a message that mixes small talk and a request).
+    A fine-tuned model embeds the request with its own encoder; the acts use the packaged one."""
+    from skills.encoder import embed
+    from skills.intent.acts import get_act_model, split_message
+
+    model = _models.current(tenant_id=tenant_id, blobs=blobs, refresh_s=refresh_s)
+    acts = get_act_model()
+    whole = embed([text])[0]
+    vector, request = whole, text
+    extra: dict[str, Any] = {}
+    if acts is not None:
+        split, request_vector = split_message(text, whole, model=acts, embed=embed)
+        extra = {
+            "acts": [{"act": a, "confidence": round(c, 6)} for a, c in split.acts],
+            "small_talk": split.request is None,
+        }
+        if request_vector is not None and split.request is not None:
+            vector, request = request_vector, split.request
+            extra["request_text"] = split.request
+    if model is None:
+        result = _no_model()
+    elif model.encoder_files is not None:
+        own = embed_for(tenant_id=tenant_id, blobs=blobs, model=model, texts=[request])
+        result = model.classify(own)[0]
+    else:
+        result = model.classify(vector[None, :])[0]
+    return {**result, **extra}
+
+
 def run(event: Mapping[str, Any], ctx: SkillContext) -> dict[str, Any]:
     refresh_s = getattr(ctx.settings, "model_refresh_s", None)
     if isinstance(event, Mapping) and "texts" in event:
@@ -106,6 +144,6 @@ def run(event: Mapping[str, Any], ctx: SkillContext) -> dict[str, Any]:
     single = parse_event("intent", IntentEvent, event)
     if not single.text.strip():
         return _no_model()
-    return classify(
-        tenant_id=single.tenant_id, texts=[single.text], blobs=ctx.blobs, refresh_s=refresh_s
-    )[0]
+    return understand(
+        tenant_id=single.tenant_id, text=single.text, blobs=ctx.blobs, refresh_s=refresh_s
+    )

@@ -3,8 +3,10 @@
 Events (all carry `tenant_id`; contracts in `core.skill_contracts`: `SearchEvent`, `IndexEvent`,
 `RebuildEvent` and their results):
 
-- `{"op": "search", "query", "top_k": 3}` → `{"hits": [{doc_id, chunk_id, title, heading, text,
-  score}], "index_version"}`; scores are cosine similarities in [-1, 1]; no index → no hits.
+- `{"op": "search", "query", "top_k": 3, "focus"?}` → `{"hits": [{doc_id, chunk_id, title,
+  heading, text, score, lexical, answer, anchor}], "index_version"}`, best first (dense and BM25
+  rankings fused); `score` is the cosine similarity in [-1, 1]; `answer` the part of the chunk
+  that answers the query; no index → no hits.
 - `{"op": "index", "doc_id"}`: chunk and embed that stored document, then rebuild the index →
   `{"doc_id", "chunks", "index_version"}`.
 - `{"op": "rebuild"}`: rebuild the index from the documents present (after a delete) →
@@ -24,7 +26,7 @@ import numpy as np
 from core.errors import BadRequest
 from core.ports import SkillContext
 from core.skill_contracts import IndexEvent, SearchEvent, parse_event, retrieval_events
-from knowledge.index import IndexCache, embed_document, rebuild_index, valid_doc_id
+from knowledge.index import FUSION, IndexCache, embed_document, rebuild_index, valid_doc_id
 
 _indexes = IndexCache()
 
@@ -43,10 +45,15 @@ def run(event: Mapping[str, Any], ctx: SkillContext) -> dict[str, Any]:
         index = _indexes.current(tenant_id=tenant_id, blobs=blobs)
         if index is None or not index.rows or not request.query.strip():
             return {"hits": [], "index_version": index.version if index else None}
-        return {
-            "hits": index.search(_embed([request.query])[0], top_k=request.top_k),
-            "index_version": index.version,
-        }
+        hits = index.search(
+            _embed([request.query])[0],
+            top_k=request.top_k,
+            query=request.query,
+            focus=request.focus,
+            fusion=FUSION if request.fusion else "dense",
+            select=request.select,
+        )
+        return {"hits": hits, "index_version": index.version}
     if isinstance(request, IndexEvent):
         if not valid_doc_id(request.doc_id):
             raise BadRequest("retrieval: invalid doc_id")

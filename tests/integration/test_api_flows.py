@@ -40,7 +40,8 @@ def test_intent_then_knowledge_then_fallback(live_api: LiveApi) -> None:
     assert reply["citations"][0]["doc_id"] == upload.json()["doc_id"]
 
     reply = _chat(api, session, "zzz qqq")
-    assert reply["source"] == "fallback" and reply["suggestions"]
+    # not understood: no suggestions rather than random ones (the ranking of gibberish is noise)
+    assert reply["source"] == "fallback" and reply["suggestions"] == []
 
     search = api.client.post(
         "/v1/knowledge/search", headers=api.acme.admin, json={"query": "parcels", "top_k": 2}

@@ -89,6 +89,23 @@ def test_tenants_create_prints_keys_once_and_list_shows_the_tenant(env: dict[str
     bad = lambdesk(env, "tenants", "create", "Not_A_Valid_Id")
     assert bad.returncode == 2 and "tenant id" in bad.stderr
 
+    talk = lambdesk(
+        env, "tenants", "small-talk", "acme", "--response", "greet", "Welcome to Acme!",
+        "--topic", "Orders", "--topic", "Returns", "--language", "de",
+    )  # fmt: skip
+    assert talk.returncode == 0, talk.stderr
+    assert json.loads(talk.stdout) == {
+        "tenant_id": "acme",
+        "language": "de",
+        "act_responses": {"greet": "Welcome to Acme!"},
+        "topics": ["Orders", "Returns"],
+    }
+    reset = lambdesk(env, "tenants", "small-talk", "acme", "--response", "greet", "")
+    assert json.loads(reset.stdout)["act_responses"] == {}
+    assert json.loads(reset.stdout)["topics"] == ["Orders", "Returns"]  # untouched
+    unknown = lambdesk(env, "tenants", "small-talk", "acme", "--response", "hug", "x")
+    assert unknown.returncode == 2 and "unknown act" in unknown.stderr
+
 
 def test_train_then_predict(env: dict[str, str], files: dict[str, Path]) -> None:
     trained = lambdesk(

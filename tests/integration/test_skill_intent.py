@@ -105,7 +105,18 @@ def test_batch_and_out_of_scope(invoker: Any) -> None:
 
 def test_tenant_without_model_gets_nothing(invoker: Any) -> None:
     result = call(invoker, {"tenant_id": "bank-two", "text": "activate my card"})
-    assert result == {"intent": None, "confidence": 0.0, "ranking": [], "model_version": None}
+    assert result == {
+        "intent": None,
+        "confidence": 0.0,
+        "ranking": [],
+        "model_version": None,
+        # the built-in dialogue acts need no tenant model
+        "acts": [],
+        "small_talk": False,
+    }
+    hello = call(invoker, {"tenant_id": "bank-two", "text": "hello there"})
+    assert hello["intent"] is None and hello["small_talk"]
+    assert [a["act"] for a in hello["acts"]] == ["greet"]
 
 
 def test_bad_events_are_skill_errors(invoker: Any) -> None:

@@ -71,12 +71,19 @@ def test_decision_table(
     assert decision.handoff is HandoffStatus.NONE
 
 
-def test_knowledge_answer_cites_the_best_hit_and_suggests_other_titles() -> None:
-    hits = [hit(0.6, "d2", "Returns"), hit(0.8, "d1", "Shipping"), hit(0.55, "d3", "Billing")]
+def test_knowledge_answers_with_the_first_ranked_hit_that_reaches_the_threshold() -> None:
+    # Hits arrive best first (the retrieval skill's dense+BM25 ranking); `score` (the cosine)
+    # gates: the first ranked hit at or above `knowledge_threshold` answers.
+    hits = [
+        hit(0.45, "d0", "Fees"),
+        hit(0.6, "d2", "Returns"),
+        hit(0.8, "d1", "Shipping"),
+        hit(0.55, "d3", "Billing"),
+    ]
     decision = decide(tenant=TENANT, state=state(), text="q", intent_result=None, hits=hits)
-    assert [c.doc_id for c in decision.citations] == ["d1"]
-    assert decision.citations[0].title == "Shipping"
-    assert decision.suggestions == ["Returns", "Billing"]
+    assert [c.doc_id for c in decision.citations] == ["d2"]
+    assert decision.citations[0].title == "Returns"
+    assert decision.suggestions == ["Shipping", "Billing", "Fees"]
 
 
 def test_intent_answer_suggests_other_configured_intents_readably() -> None:
