@@ -52,8 +52,8 @@ from core.errors import (
     RateLimited,
     Unprocessable,
 )
-from core.ids import new_ulid
 from core.followups import context_of, followup_query, is_offered
+from core.ids import new_ulid
 from core.models import (
     Channel,
     ChatReply,
@@ -96,8 +96,8 @@ from core.skill_contracts import (
     VisionResult,
     fault_error,
 )
-from core.vision import CheckedImage, VisionService
 from core.suggestions import WINDOW_DAYS, TopicStats
+from core.vision import CheckedImage, VisionService
 
 logger = logging.getLogger("lambdesk.conversation")
 
@@ -270,11 +270,12 @@ class ConversationService:
         degraded: list[str] = []
         seen: VisionResult | None = None
         if not is_handed_off(state):  # handed off: the bot stays quiet, no skill is asked
-            (intent, hits, followup, stats, latency, degraded), (seen, vision_ms) = (
-                await asyncio.gather(
-                    self._understand(tenant_id, text, followup_query(state, text)),
-                    self._see(tenant_id, image),
-                )
+            (
+                (intent, hits, followup, stats, latency, degraded),
+                (seen, vision_ms),
+            ) = await asyncio.gather(
+                self._understand(tenant_id, text, followup_query(state, text)),
+                self._see(tenant_id, image),
             )
             if image is not None:
                 latency["vision"] = round(vision_ms, 2)

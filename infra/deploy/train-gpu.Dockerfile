@@ -31,6 +31,7 @@ COPY core/ core/
 COPY infra/ infra/
 COPY skills/__init__.py skills/encoder.py skills/onnx_encoder.py skills/
 COPY skills/intent/ skills/intent/
+COPY skills/vision/ skills/vision/
 COPY training/ training/
 RUN python -c "from pathlib import Path; from skills.onnx_encoder import export_onnx; \
 export_onnx(Path('/opt/models/all-MiniLM-L6-v2.onnx'))" && python -m compileall -q /opt/program
