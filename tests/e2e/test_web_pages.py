@@ -272,6 +272,10 @@ def test_a_customer_and_an_agent_end_to_end(site: Site, customer: Any, agent: An
     assert all(count > 500 for count in drawn["inked"]), drawn["inked"]
     tiles = agent.find_element("id", "tiles").text
     assert f"{expected['turns']}\nTurns" in tiles
+    # the suggestion the customer clicked above, counted and listed
+    assert [r["suggestion"] for r in expected["suggestions_clicked"]] == ["Refund policy"]
+    shown = [li.text for li in agent.find_elements("css selector", "#clicked li")]
+    assert shown == [f"{r['suggestion']} ({r['count']})" for r in expected["suggestions_clicked"]]
 
     # Unanswered questions, grouped; a group's button copies its rows as text,intent CSV.
     agent.execute_script(

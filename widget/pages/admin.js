@@ -32,6 +32,12 @@
     ])));
   }
 
+  function clicked(s) {
+    const rows = s.suggestions_clicked || [];
+    $("clicked").replaceChildren(...rows.map((r) => el("li", { text: `${r.suggestion} (${r.count})` })));
+    $("clicked-empty").hidden = rows.length > 0;
+  }
+
   function charted(s) {
     const labels = s.days.map((d) => d.day.slice(5));
     draw("chart-volume", {
@@ -132,6 +138,7 @@
       const s = await call("GET", `/v1/analytics/summary?from=${$("from").value}&to=${$("to").value}`);
       tiles(s);
       charted(s);
+      clicked(s);
       groups(s);
       $("range-status").textContent = `${s.from} to ${s.to} (UTC)`;
     } catch (e) {
