@@ -13,6 +13,8 @@ first start-of-frame segment (segments walked by their lengths, bounded by the d
 
 from __future__ import annotations
 
+import base64
+import binascii
 import struct
 from dataclasses import dataclass
 
@@ -172,3 +174,19 @@ def check_image(
             f"image is {header.width}×{header.height} = {pixels} pixels; the limit is {max_pixels}"
         )
     return header
+
+
+def decode_image_b64(value: str, *, max_bytes: int) -> bytes:
+    """Base64 (or a `data:image/...;base64,` URL) → bytes: 413 past `max_bytes` (counted before
+    decoding), 422 when it is not base64."""
+    if value.startswith("data:"):
+        header, _, value = value.partition(",")
+        if not header.endswith(";base64"):
+            raise UndecodableImage("image_b64: a data URL must be base64-encoded")
+    value = value.strip()
+    if len(value) > 4 * (max_bytes // 3 + 1) + 4:
+        raise ImageTooLarge(f"image is larger than the limit of {max_bytes} bytes")
+    try:
+        return base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise UndecodableImage("image_b64 is not valid base64") from exc

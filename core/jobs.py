@@ -31,7 +31,7 @@ from typing import Any
 from core.errors import LambdeskError, VersionConflict
 from core.ids import new_ulid
 from core.models import Job, JobStatus, utcnow
-from core.ports import CallbackSender, JobStore, SkillInvoker
+from core.ports import BlobStore, CallbackSender, JobStore, SkillInvoker
 from core.skill_contracts import JobEvent
 
 logger = logging.getLogger("lambdesk.jobs")
@@ -89,6 +89,30 @@ def create_job(
             session_id=session_id,
         )
     )
+
+
+async def start_upload_job(
+    *,
+    blobs: BlobStore,
+    tenant_id: str,
+    upload_key: str,
+    create: Callable[[], Awaitable[Job]],
+    dispatch: Callable[[Job], Awaitable[None]],
+) -> Job:
+    """A job over an upload already stored at `upload_key`: `create` probes the upload and stores
+    the job; on any refusal or failure the upload is removed (nothing stays half-way). Then the
+    job is started; one that does not start at once stays stored for a worker's poll (or a
+    restart) to pick up."""
+    try:
+        job = await create()
+    except BaseException:
+        await asyncio.to_thread(blobs.delete, tenant_id=tenant_id, key=upload_key)
+        raise
+    try:
+        await dispatch(job)
+    except Exception as exc:
+        logger.warning("%s job %s not started at once: %r", job.kind, job.job_id, exc)
+    return job
 
 
 def new_job_id() -> str:

@@ -22,7 +22,7 @@ import logging
 import time
 from typing import Any
 
-from core.jobs import JobDispatcher, PermanentJobError, create_job, is_permanent
+from core.jobs import JobDispatcher, PermanentJobError, create_job, is_permanent, start_upload_job
 from core.models import Job
 from core.ports import BlobStore, JobStore, SkillInvoker, TenantStore
 from core.settings import Settings
@@ -80,7 +80,8 @@ class VideoService:
         """Probe the upload already stored at `video_in_key(job_id)`, then create and start the
         job. On any refusal or failure the stored upload is removed: nothing stays half-way."""
         key = video_in_key(job_id)
-        try:
+
+        async def create() -> Job:
             probe = await self.skills.call(
                 "video",
                 VideoProbeEvent(
@@ -95,7 +96,7 @@ class VideoService:
             )
             if probe.fault is not None:
                 raise fault_error(probe.fault)
-            job = create_job(
+            return create_job(
                 jobs=self.jobs,
                 tenant_id=tenant_id,
                 kind="video",
@@ -112,14 +113,14 @@ class VideoService:
                     "request_id": request_id,
                 },
             )
-        except BaseException:
-            await asyncio.to_thread(self.blobs.delete, tenant_id=tenant_id, key=key)
-            raise
-        try:
-            await self.dispatch(job)
-        except Exception as exc:  # the job is stored: a worker's poll (or a restart) picks it up
-            logger.warning("video job %s not started at once: %r", job_id, exc)
-        return job
+
+        return await start_upload_job(
+            blobs=self.blobs,
+            tenant_id=tenant_id,
+            upload_key=key,
+            create=create,
+            dispatch=self.dispatch,
+        )
 
     async def run_job(self, job: Job) -> dict[str, Any]:
         started = time.perf_counter()

@@ -19,14 +19,13 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import binascii
 from dataclasses import dataclass
 
 from pydantic import BaseModel, Field
 
 from core.erasure import session_blob_prefix
 from core.ids import new_ulid
-from core.image_headers import ImageHeader, ImageTooLarge, UndecodableImage, check_image
+from core.image_headers import ImageHeader, check_image, decode_image_b64
 from core.models import MessageImage
 from core.ports import BlobStore, SkillInvoker
 from core.settings import Settings
@@ -61,22 +60,6 @@ class ImageClassified(BaseModel):
     height: int
     model_version: str
     default_model: bool = Field(description="the shared default model (the tenant has none)")
-
-
-def decode_image_b64(value: str, *, max_bytes: int) -> bytes:
-    """Base64 (or a `data:image/...;base64,` URL) → bytes: 413 past `max_bytes` (counted before
-    decoding), 422 when it is not base64."""
-    if value.startswith("data:"):
-        header, _, value = value.partition(",")
-        if not header.endswith(";base64"):
-            raise UndecodableImage("image_b64: a data URL must be base64-encoded")
-    value = value.strip()
-    if len(value) > 4 * (max_bytes // 3 + 1) + 4:
-        raise ImageTooLarge(f"image is larger than the limit of {max_bytes} bytes")
-    try:
-        return base64.b64decode(value, validate=True)
-    except (binascii.Error, ValueError) as exc:
-        raise UndecodableImage("image_b64 is not valid base64") from exc
 
 
 def session_image_key(session_id: str, name: str) -> str:

@@ -32,7 +32,7 @@ from core.errors import (
     NotFound,
     UnsupportedMediaType,
 )
-from core.jobs import JobDispatcher, PermanentJobError, checkpoint_job, create_job
+from core.jobs import JobDispatcher, PermanentJobError, checkpoint_job, create_job, start_upload_job
 from core.models import Channel, ChatReply, Job, JobStatus
 from core.ports import BlobStore, JobStore, SkillInvoker, TenantStore
 from core.sessions import SessionService
@@ -136,7 +136,8 @@ class VoiceService:
         """Probe the upload already stored at `audio_in_key(job_id)`, then create and start the
         job. On any refusal or failure the stored upload is removed: nothing stays half-way."""
         key = audio_in_key(job_id)
-        try:
+
+        async def create() -> Job:
             probe = await self.skills.call(
                 "asr",
                 ProbeEvent(
@@ -152,7 +153,7 @@ class VoiceService:
             )
             if probe.fault is not None:
                 raise fault_error(probe.fault)
-            job = create_job(
+            return create_job(
                 jobs=self.jobs,
                 tenant_id=tenant_id,
                 kind="voice",
@@ -168,14 +169,14 @@ class VoiceService:
                     "metadata": dict(metadata or {}),
                 },
             )
-        except BaseException:
-            await asyncio.to_thread(self.blobs.delete, tenant_id=tenant_id, key=key)
-            raise
-        try:
-            await self.dispatch(job)
-        except Exception as exc:  # the job is stored: a worker's poll (or a restart) picks it up
-            logger.warning("voice job %s not started at once: %r", job_id, exc)
-        return job
+
+        return await start_upload_job(
+            blobs=self.blobs,
+            tenant_id=tenant_id,
+            upload_key=key,
+            create=create,
+            dispatch=self.dispatch,
+        )
 
     # ------------------------------------------------------------------ the runner
     async def run_job(self, job: Job) -> dict[str, Any]:

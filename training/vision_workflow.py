@@ -42,9 +42,10 @@ import numpy as np
 
 from core.errors import BadRequest
 from core.ids import new_ulid
-from core.models import utcnow, validate_tenant_id
+from core.models import utcnow
 from core.ports import BlobStore, SkillContext
 from skills.vision.model import PREFIX, read_model, save_model, version_key
+from training.step_fields import flag_field, score_field, tenant_field, text_field
 from training.vision_data import ImageSet, InvalidImageSet, load_animal_mnist, load_digits_set
 
 WORKFLOW = "vision"
@@ -70,34 +71,8 @@ _OVERRIDES: dict[str, tuple[type, float, float]] = {
 # --------------------------------------------------------------------------- event fields
 
 
-def _text(event: Mapping[str, Any], name: str) -> str:
-    value = event.get(name)
-    if not isinstance(value, str) or not value:
-        raise BadRequest(f"vision workflow step: {name} is required")
-    return value
-
-
-def _tenant(event: Mapping[str, Any]) -> str:
-    try:
-        return validate_tenant_id(_text(event, "tenant_id"))
-    except ValueError as exc:
-        raise BadRequest(str(exc)) from exc
-
-
-def _flag(value: Any) -> bool:
-    if isinstance(value, str):
-        return value.strip().lower() in {"1", "true", "yes"}
-    return bool(value)
-
-
-def _score(value: Any) -> float | None:
-    if value is None or value == "" or value == "None":
-        return None
-    return float(value)
-
-
 def _dataset(event: Mapping[str, Any]) -> str:
-    dataset = _text(event, "dataset")
+    dataset = text_field(event, "dataset")
     if dataset not in DATASETS:
         raise InvalidImageSet(f"dataset must be one of {', '.join(DATASETS)}")
     return dataset
@@ -133,7 +108,7 @@ def run_key(run_id: str, name: str) -> str:
 
 
 def _run_blob(event: Mapping[str, Any], name: str) -> str:
-    key = _text(event, name)
+    key = text_field(event, name)
     if not key.startswith(RUNS + "/") or ".." in key.split("/"):
         raise BadRequest(f"vision workflow step: {name} must be a training run's key")
     return key
@@ -197,8 +172,8 @@ def _get_set(ctx: SkillContext, tenant_id: str, key: str) -> ImageSet:
 def preprocess(event: Mapping[str, Any], ctx: SkillContext) -> dict[str, Any]:
     from training.vision import config_for, split_heldout
 
-    tenant_id = _tenant(event)
-    run_id = _text(event, "run_id")
+    tenant_id = tenant_field(event)
+    run_id = text_field(event, "run_id")
     dataset = _dataset(event)
     config = config_for(dataset, **_overrides(event))
     if dataset in PACKAGED:
@@ -232,15 +207,15 @@ def train(event: Mapping[str, Any], ctx: SkillContext) -> dict[str, Any]:
         fit,
     )
 
-    tenant_id = _tenant(event)
-    version = _text(event, "version")
+    tenant_id = tenant_field(event)
+    version = text_field(event, "version")
     dataset = _dataset(event)
     config = config_for(dataset, **_overrides(event))
     split = _get_set(ctx, tenant_id, _run_blob(event, "split_key"))
     started = time.perf_counter()
     mean, std = channel_stats(split.images)
     model, history = fit(
-        split, config=config, mean=mean, std=std, progress=_flag(event.get("progress", True))
+        split, config=config, mean=mean, std=std, progress=flag_field(event.get("progress", True))
     )
     onnx_bytes = export_onnx(model, input_size=config.input_size)
     metrics = {
@@ -312,8 +287,8 @@ def evaluate(event: Mapping[str, Any], ctx: SkillContext) -> dict[str, Any]:
     from training.reports import classification_report
     from training.versions import current_version
 
-    tenant_id = _tenant(event)
-    version = _text(event, "version")
+    tenant_id = tenant_field(event)
+    version = text_field(event, "version")
     split = _get_set(ctx, tenant_id, _run_blob(event, "split_key"))
     heldout = split.test
     if heldout is None or not len(heldout.labels):
@@ -352,18 +327,18 @@ def evaluate(event: Mapping[str, Any], ctx: SkillContext) -> dict[str, Any]:
 def publish(event: Mapping[str, Any], ctx: SkillContext) -> dict[str, Any]:
     from training.versions import publish_if_better
 
-    tenant_id = _tenant(event)
+    tenant_id = tenant_field(event)
     live_version = event.get("live_version") or None
     decision = publish_if_better(
         tenant_id=tenant_id,
         blobs=ctx.blobs,
         kind=KIND,
-        candidate=_text(event, "version"),
+        candidate=text_field(event, "version"),
         metric=PUBLISH_METRIC,
         candidate_score=float(event["candidate_score"]),
-        live_score=_score(event.get("live_score")),
+        live_score=score_field(event.get("live_score")),
         live=str(live_version) if live_version else None,
-        force=_flag(event.get("force", False)),
+        force=flag_field(event.get("force", False)),
     )
     return decision.model_dump(mode="json")
 

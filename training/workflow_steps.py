@@ -30,7 +30,6 @@ from typing import Any
 
 from core.errors import BadRequest
 from core.ids import new_ulid
-from core.models import validate_tenant_id
 from core.ports import BlobStore, SkillContext
 from training.intent_lifecycle import (
     KIND,
@@ -45,39 +44,13 @@ from training.intent_lifecycle import (
     train_candidate,
 )
 from training.intents import InvalidExamples, load_examples
+from training.step_fields import flag_field, score_field, tenant_field, text_field
 from training.versions import current_version, publish_if_better
 
 MAX_DATA_BYTES = 20 * 1024 * 1024
 MAX_ROWS = 200_000
 RUNS = "training/runs"
 _RUN_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
-
-
-def _text(event: Mapping[str, Any], name: str) -> str:
-    value = event.get(name)
-    if not isinstance(value, str) or not value:
-        raise BadRequest(f"workflow step: {name} is required")
-    return value
-
-
-def _flag(value: Any) -> bool:
-    if isinstance(value, str):
-        return value.strip().lower() in {"1", "true", "yes"}
-    return bool(value)
-
-
-def _score(value: Any) -> float | None:
-    if value is None or value == "" or value == "None":
-        return None
-    return float(value)
-
-
-def _tenant(event: Mapping[str, Any]) -> str:
-    tenant_id = _text(event, "tenant_id")
-    try:
-        return validate_tenant_id(tenant_id)
-    except ValueError as exc:
-        raise BadRequest(str(exc)) from exc
 
 
 def _mode(event: Mapping[str, Any]) -> str:
@@ -100,9 +73,9 @@ def read_split(*, tenant_id: str, blobs: BlobStore, split_key: str) -> TrainingS
 
 
 def preprocess(event: Mapping[str, Any], ctx: SkillContext) -> dict[str, Any]:
-    tenant_id = _tenant(event)
-    run_id = _text(event, "run_id")
-    data_key = _text(event, "data_key")
+    tenant_id = tenant_field(event)
+    run_id = text_field(event, "run_id")
+    data_key = text_field(event, "data_key")
     if not data_key.startswith(RUNS + "/"):
         raise BadRequest("workflow step: data_key must be a training run's key")
     data = ctx.blobs.get(tenant_id=tenant_id, key=data_key)
@@ -135,11 +108,11 @@ def preprocess(event: Mapping[str, Any], ctx: SkillContext) -> dict[str, Any]:
 def train(
     event: Mapping[str, Any], ctx: SkillContext, *, split: TrainingSplit | None = None
 ) -> dict[str, Any]:
-    tenant_id = _tenant(event)
-    version = _text(event, "version")
+    tenant_id = tenant_field(event)
+    version = text_field(event, "version")
     if split is None:
         split = read_split(
-            tenant_id=tenant_id, blobs=ctx.blobs, split_key=_text(event, "split_key")
+            tenant_id=tenant_id, blobs=ctx.blobs, split_key=text_field(event, "split_key")
         )
     result = train_candidate(
         tenant_id=tenant_id,
@@ -148,15 +121,17 @@ def train(
         blobs=ctx.blobs,
         mode=_mode(event),
         version=version,
-        progress=_flag(event.get("progress", True)),
+        progress=flag_field(event.get("progress", True)),
     )
     return {"version": version, "metrics": result.model_dump(mode="json")}
 
 
 def evaluate(event: Mapping[str, Any], ctx: SkillContext) -> dict[str, Any]:
-    tenant_id = _tenant(event)
-    version = _text(event, "version")
-    split = read_split(tenant_id=tenant_id, blobs=ctx.blobs, split_key=_text(event, "split_key"))
+    tenant_id = tenant_field(event)
+    version = text_field(event, "version")
+    split = read_split(
+        tenant_id=tenant_id, blobs=ctx.blobs, split_key=text_field(event, "split_key")
+    )
     live_version = current_version(tenant_id=tenant_id, blobs=ctx.blobs, kind=KIND)
     with tempfile.TemporaryDirectory(prefix="lambdesk-report-") as tmp:
         candidate = evaluate_version(
@@ -189,8 +164,8 @@ def evaluate(event: Mapping[str, Any], ctx: SkillContext) -> dict[str, Any]:
 
 
 def publish(event: Mapping[str, Any], ctx: SkillContext) -> dict[str, Any]:
-    tenant_id = _tenant(event)
-    version = _text(event, "version")
+    tenant_id = tenant_field(event)
+    version = text_field(event, "version")
     live_version = event.get("live_version") or None
     decision = publish_if_better(
         tenant_id=tenant_id,
@@ -199,9 +174,9 @@ def publish(event: Mapping[str, Any], ctx: SkillContext) -> dict[str, Any]:
         candidate=version,
         metric=PUBLISH_METRIC,
         candidate_score=float(event["candidate_score"]),
-        live_score=_score(event.get("live_score")),
+        live_score=score_field(event.get("live_score")),
         live=str(live_version) if live_version else None,
-        force=_flag(event.get("force", False)),
+        force=flag_field(event.get("force", False)),
     )
     return decision.model_dump(mode="json")
 

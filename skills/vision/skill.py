@@ -13,8 +13,6 @@ caller's bugs.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import time
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -23,6 +21,7 @@ import numpy as np
 from pydantic import ValidationError
 
 from core.errors import BadRequest, LambdeskError
+from core.image_headers import decode_image_b64
 from core.images import (
     DEFAULT_MAX_BYTES,
     DEFAULT_MAX_PIXELS,
@@ -57,24 +56,9 @@ def _limits(settings: Any) -> tuple[int, int]:
     return max_bytes, max_pixels
 
 
-def decode_b64(value: str, *, max_bytes: int) -> bytes:
-    """Base64 (or a `data:image/...;base64,` URL) → bytes, refusing more than `max_bytes`."""
-    if value.startswith("data:"):
-        header, _, value = value.partition(",")
-        if not header.endswith(";base64"):
-            raise UndecodableImage("image_b64: a data URL must be base64-encoded")
-    value = value.strip()
-    if len(value) > 4 * (max_bytes // 3 + 1) + 4:
-        raise ImageTooLarge(f"image is larger than the limit of {max_bytes} bytes")
-    try:
-        return base64.b64decode(value, validate=True)
-    except (binascii.Error, ValueError) as exc:
-        raise UndecodableImage("image_b64 is not valid base64") from exc
-
-
 def _read(item: ImageInput, *, tenant_id: str, blobs: BlobStore, max_bytes: int) -> bytes:
     if item.image_b64 is not None:
-        return decode_b64(item.image_b64, max_bytes=max_bytes)
+        return decode_image_b64(item.image_b64, max_bytes=max_bytes)
     assert item.image_key is not None
     try:
         return blobs.get(tenant_id=tenant_id, key=item.image_key)
