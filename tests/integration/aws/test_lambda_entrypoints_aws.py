@@ -89,18 +89,25 @@ def test_the_api_lambda_serves_a_chat_turn_with_the_real_skills(
     assert status == 201, session
     token = {"Authorization": f"Bearer {session['session_token']}"}
 
-    # The tenant has no intent model and no knowledge yet: the real skills answer "nothing".
+    # The tenant has no intent model and no knowledge yet: the real intent skill's built-in
+    # dialogue acts still know a greeting; a question finds nothing and falls back.
     status, reply = _call(
         "POST", "/v1/chat", token, {"session_id": session["session_id"], "text": "hello there"}
+    )
+    assert status == 200, reply
+    assert (reply["source"], reply["intent"]) == ("small_talk", "greet")
+    question = "is my parcel to Lisbon delayed?"
+    status, reply = _call(
+        "POST", "/v1/chat", token, {"session_id": session["session_id"], "text": question}
     )
     assert status == 200, reply
     assert reply["source"] == "fallback"
 
     status, page = _call("GET", f"/v1/sessions/{session['session_id']}/messages", token)
     assert status == 200
-    assert [m["role"] for m in page["items"]] == ["user", "bot"]
+    assert [m["role"] for m in page["items"]] == ["user", "bot", "user", "bot"]
     stored = services.history.list_messages(tenant_id="demo-bank", session_id=session["session_id"])
-    assert stored.items[0].text == "hello there"
+    assert [stored.items[0].text, stored.items[2].text] == ["hello there", question]
 
     from infra.aws.s3_blob_store import S3BlobStore
     from skills.intent.handler import context as ctx  # what the real handler ran with
