@@ -22,9 +22,9 @@ alone also matches ordinary numbers (`25.00`, `2024-01-15`, `12345`); a 10-digit
 layout is personal data either way.
 
 Ordinary numbers survive: amounts (`£25.00`, `$1,299.99`), dates (`2024-01-15`, `15/01/2024`),
-times, versions, counts (`2 weeks`) and short order numbers (`#12345`). No I/O; every regular
-expression here is linear (possessive or unambiguous quantifiers), and text with no digit and
-no `@` returns at once.
+times (`08:53:13.100697` too), versions, counts (`2 weeks`) and short order numbers (`#12345`).
+No I/O; every regular expression here is linear (possessive or unambiguous quantifiers), and
+text with no digit and no `@` returns at once.
 """
 
 from __future__ import annotations
@@ -78,6 +78,9 @@ _DIGITS = re.compile(r"\d++")
 _CARD_MIN, _CARD_MAX, _CARD_GROUP_MIN = 13, 19, 3
 
 _US_DOTTED = re.compile(r"\(?\d{3}\)?\.\d{3}\.\d{4}")
+# A time of day with fractional seconds (`08:53:13.100697`, as log timestamps write it): its
+# seconds and fraction can read as a dotted phone number in some regions.
+_TIME_OF_DAY = re.compile(r"\d{1,2}:\d{2}:\d{2}[.,]\d{1,9}+")
 # Enough digits, close enough together, to be a phone number at all.
 _PHONE_PREFILTER = re.compile(r"\d(?:\D{0,4}+\d){6}")
 
@@ -217,10 +220,12 @@ def _phone_stage(region: str) -> Callable[[str], list[tuple[int, int, str]]]:
         if _PHONE_PREFILTER.search(work) is None:
             return []
         matcher, possible, library = _phone_library()
+        times = [m.span() for m in _TIME_OF_DAY.finditer(work)]
         return [
             (match.start, match.end, PHONE)
             for match in matcher(work, region, leniency=possible)
-            if library.is_valid_number(match.number) or _phone_shaped(match.raw_string)
+            if not any(start < match.end and match.start < end for start, end in times)
+            and (library.is_valid_number(match.number) or _phone_shaped(match.raw_string))
         ]
 
     return find

@@ -283,6 +283,8 @@ NOT_PII = [
     "between 1000 and 2000 pounds; top up 100 or 250 or 500",
     "Delivered on 2024-01-15 at 10:30, or 15/01/2024, or 15.01.2024.",
     "ISO 8601: 2024-01-15T10:30:00+01:00 and 2023/12/31",
+    # a log record's timestamp: "13.100697" alone reads as a valid dotted phone number
+    "2026-11-30T08:53:13.100697Z, 2026-11-30 08:53:13.100697+00:00, 08:53:13,100697",
     "31.12.2023 23:59",
     "I was charged 3 times, 2024-02-01, 2024-02-02 and 2024-02-03",
     "from 9am to 5:30pm, 10:30-11:45",
