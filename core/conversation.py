@@ -7,8 +7,8 @@ settings; it imports none of them itself.
 A turn reads the session state once (the caller usually passes the state it already read) and
 uses the tenant the credential resolved. It fans the intent and retrieval skills out concurrently
 (each with its own timeout; a failed skill degrades the turn, never fails it) — for a follow-up
-that looks elliptical ("and on Sunday?"), about the message read with the previous question too
-(`core.followups`), and, when the tenant's topic table (`core.suggestions`) is older than
+that looks elliptical ("and on Sunday?") and is not answered by its own intent, then about the
+message read with the previous question too (`core.followups`), and, when the tenant's topic table (`core.suggestions`) is older than
 `stats_ttl_s`, its refresh from the analytics counters — decides with `core.policy`, then stores
 the new session state and both messages in one atomic commit through `SessionService.change`
 (re-reading only if another writer got there first), logs one `TurnRecord`, and counts the turn
@@ -73,6 +73,7 @@ from core.policy import (
     FollowUp,
     ImageFinding,
     apply_decision,
+    confident_intent,
     decide,
     mention_image,
     rate_limited,
@@ -274,7 +275,7 @@ class ConversationService:
                 (intent, hits, followup, stats, latency, degraded),
                 (seen, vision_ms),
             ) = await asyncio.gather(
-                self._understand(tenant_id, text, followup_query(state, text)),
+                self._understand(tenant, text, followup_query(state, text)),
                 self._see(tenant_id, image),
             )
             if image is not None:
@@ -378,7 +379,7 @@ class ConversationService:
             raise RateLimited(f"more than {limit} turns per minute in this session")
 
     async def _understand(
-        self, tenant_id: str, text: str, combined: str | None
+        self, tenant: Tenant, text: str, combined: str | None
     ) -> tuple[
         IntentResult | None,
         list[Hit],
@@ -391,6 +392,7 @@ class ConversationService:
         the `combined` text, with the topic table's refresh when it is due: (intent, hits,
         follow-up, topic table, latency per skill, degraded)."""
         settings = self.settings
+        tenant_id = tenant.tenant_id
 
         def intent_call(query: str) -> Awaitable[tuple[Any | None, float]]:
             event = IntentEvent(tenant_id=tenant_id, text=query)
@@ -400,20 +402,18 @@ class ConversationService:
             event = SearchEvent(tenant_id=tenant_id, query=query, top_k=3, focus=focus)
             return self._call("retrieval", event, SearchResult, settings.retrieval_timeout_s)
 
-        calls: list[Awaitable[Any]] = [
-            intent_call(text),
-            search_call(text),
-            self._topics(tenant_id),
-        ]
-        if combined:
-            calls += [intent_call(combined), search_call(combined, focus=text)]
-        answers = await asyncio.gather(*calls)
-        (intent, intent_ms), (search, search_ms), stats = answers[:3]
+        (intent, intent_ms), (search, search_ms), stats = await asyncio.gather(
+            intent_call(text), search_call(text), self._topics(tenant_id)
+        )
         degraded = [name for name, r in (("intent", intent), ("retrieval", search)) if r is None]
         latency = {"intent": round(intent_ms, 2), "retrieval": round(search_ms, 2)}
         followup = None
-        if combined:
-            (more, more_ms), (found, found_ms) = answers[3:]
+        # The context is read only when the message alone is not answered by its intent (the
+        # policy would not look at it otherwise): a confident follow-up costs no extra call.
+        if combined and not confident_intent(tenant, intent):
+            (more, more_ms), (found, found_ms) = await asyncio.gather(
+                intent_call(combined), search_call(combined, focus=text)
+            )
             followup = FollowUp(
                 query=combined, intent_result=more, hits=found.hits if found else []
             )

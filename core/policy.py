@@ -344,7 +344,9 @@ def _clarify(
 # --------------------------------------------------------------------------- answers
 
 
-def _confident(tenant: Tenant, intent: IntentResult | None) -> bool:
+def confident_intent(tenant: Tenant, intent: IntentResult | None) -> bool:
+    """The intent answers on its own: the model accepted it, its score reaches the tenant's
+    threshold, and the tenant wrote a response for it (then no follow-up reading is needed)."""
     return bool(
         intent
         and intent.intent
@@ -530,7 +532,7 @@ def decide(
     if intent_result is not None and intent_result.small_talk and acts:
         act = main_act(acts)
         tenant_intent_wins = (
-            intent is not None and intent in acts and _confident(tenant, intent_result)
+            intent is not None and intent in acts and confident_intent(tenant, intent_result)
         )
         if act and not tenant_intent_wins:
             if tenant.responses.get(act):  # the tenant's own intent of that name
@@ -553,14 +555,14 @@ def decide(
                 acts=acts,
             )
 
-    if intent_result is not None and _confident(tenant, intent_result):
+    if intent_result is not None and confident_intent(tenant, intent_result):
         return _with_acts(
             _intent_answer(tenant, intent_result, hits, stats, context_text=request), acts
         )
 
     base = str(context_of(state).get("text") or "")
     if followup is not None:
-        if followup.intent_result is not None and _confident(tenant, followup.intent_result):
+        if followup.intent_result is not None and confident_intent(tenant, followup.intent_result):
             return _with_acts(
                 _intent_answer(
                     tenant,

@@ -168,6 +168,41 @@ def _embed_one(text: str) -> np.ndarray:
     return future.result().copy()
 
 
+def embed_recent(texts: Sequence[str]) -> np.ndarray:
+    """Short texts each memoised like `embed` memoises one text; those not seen recently are
+    encoded together in one batch (one encoder call instead of one per text)."""
+    items = [str(t) for t in texts]
+    if len(items) <= 1:
+        return embed(items)
+    futures: dict[str, Future[np.ndarray]] = {}
+    missing: list[str] = []
+    with _recent_lock:
+        for text in dict.fromkeys(items):
+            future = _recent.get(text)
+            if future is None:
+                future = Future()
+                _recent[text] = future
+                missing.append(text)
+            else:
+                _recent.move_to_end(text)
+            futures[text] = future
+        while len(_recent) > _RECENT_MAX:
+            _recent.popitem(last=False)
+    if missing:
+        try:
+            vectors = get_encoder().encode(missing)
+        except BaseException as exc:
+            with _recent_lock:
+                for text in missing:
+                    _recent.pop(text, None)
+            for text in missing:
+                futures[text].set_exception(exc)
+            raise
+        for text, vector in zip(missing, vectors, strict=True):
+            futures[text].set_result(vector)
+    return np.stack([futures[text].result() for text in items]).astype(np.float32, copy=True)
+
+
 class Progress:
     """A tqdm bar on a terminal; plain `label: n/total (p%)` lines (about every 10%) elsewhere."""
 

@@ -21,6 +21,7 @@ import re
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -60,6 +61,11 @@ class ActModel:
     intercept: np.ndarray  # (classes,)
     threshold: float  # an act counts when its probability is at least this (and it is the top)
     meta: dict[str, Any] = field(default_factory=dict)
+
+    @cached_property
+    def edge_vocabulary(self) -> frozenset[str]:
+        """Words an edge clause must hold to be read as possible small talk (empty: any)."""
+        return frozenset(self.meta.get("edge_vocabulary") or ())
 
     def probabilities(self, embeddings: np.ndarray) -> np.ndarray:
         logits = np.asarray(embeddings, dtype=np.float32) @ self.coef.T + self.intercept
@@ -125,15 +131,27 @@ def get_act_model() -> ActModel | None:
 # --------------------------------------------------------------------------- mixed messages
 
 
+_WORD = re.compile(r"[a-z']+")
+
+
+def words(text: str) -> list[str]:
+    """Lower-case words (letters and apostrophes), as the edge vocabulary counts them."""
+    return _WORD.findall(text.lower())
+
+
 def clauses(text: str) -> list[str]:
     """The message cut at clause boundaries, glue words dropped, empty parts removed."""
     parts = [_LEADING_GLUE.sub("", p).strip() for p in _BOUNDARY.split(text.strip())]
     return [p for p in parts if p][:MAX_CLAUSES]
 
 
-def _edge_candidates(parts: list[str]) -> list[int]:
-    """The short clauses at the start and at the end (two at most each) that could be small talk."""
-    short = [len(p.split()) <= EDGE_MAX_WORDS for p in parts]
+def _edge_candidates(parts: list[str], vocabulary: frozenset[str] = frozenset()) -> list[int]:
+    """The short clauses at the start and at the end (two at most each) that could be small talk:
+    with a `vocabulary` (the model's edge words), only those that hold one of its words."""
+    short = [
+        len(p.split()) <= EDGE_MAX_WORDS and (not vocabulary or not vocabulary.isdisjoint(words(p)))
+        for p in parts
+    ]
     found: list[int] = []
     for k in range(min(2, len(parts))):
         if not short[k]:
@@ -167,12 +185,12 @@ def split_message(
         else (Split(acts=[(act, confidence)], request=None), None)
     )
     parts = clauses(text)
-    candidates = _edge_candidates(parts) if len(parts) > 1 else []
+    candidates = _edge_candidates(parts, model.edge_vocabulary) if len(parts) > 1 else []
     if not candidates:
         return as_whole
-    # Edge clauses one by one (the encoder memoises recent single texts, and greetings repeat),
-    # the rest of the message only when an edge is small talk.
-    edge_vectors = [embed([parts[k]])[0] for k in candidates]
+    # Edge clauses in one call (the skill's embedder memoises recent texts, and greetings
+    # repeat), the rest of the message only when an edge is small talk.
+    edge_vectors = list(embed([parts[k] for k in candidates]))
     found = dict(zip(candidates, model.best(np.asarray(edge_vectors)), strict=True))
     head = 0  # only an unbroken run of acts from each edge is small talk
     while head in found and found[head][0] != NONE:

@@ -106,7 +106,7 @@ def understand(
     """One message: the tenant's intent and the dialogue acts, from one embedding of the text
     (plus one small batch for the clauses of a message that mixes small talk and a request).
     A fine-tuned model embeds the request with its own encoder; the acts use the packaged one."""
-    from skills.encoder import embed
+    from skills.encoder import embed, embed_recent
     from skills.intent.acts import get_act_model, split_message
 
     model = _models.current(tenant_id=tenant_id, blobs=blobs, refresh_s=refresh_s)
@@ -115,7 +115,7 @@ def understand(
     vector, request = whole, text
     extra: dict[str, Any] = {}
     if acts is not None:
-        split, request_vector = split_message(text, whole, model=acts, embed=embed)
+        split, request_vector = split_message(text, whole, model=acts, embed=embed_recent)
         extra = {
             "acts": [{"act": a, "confidence": round(c, 6)} for a, c in split.acts],
             "small_talk": split.request is None,

@@ -80,8 +80,34 @@ def test_small_talk_and_request_are_told_apart(
     assert [a for a, _ in split.acts] == acts
     assert split.request == asked
     assert (vector is not None) == (asked is not None and asked != text)
-    # the edge clauses, then the request part only when it is not one of them
-    assert len(calls) <= len(clauses(text)) and all(len(c) == 1 for c in calls)
+    # the edge clauses in one call, then the request part only when it is not one of them
+    assert len(calls) <= 2 and sum(len(c) for c in calls) <= len(clauses(text))
+
+
+GATED = ActModel(
+    labels=MODEL.labels,
+    coef=MODEL.coef,
+    intercept=MODEL.intercept,
+    threshold=MODEL.threshold,
+    meta={"edge_vocabulary": sorted(KEYWORDS)},
+)
+
+
+@pytest.mark.parametrize(
+    ("text", "edges_read"),
+    [
+        ("hi, my card was stolen", [["hi"]]),
+        ("my card was stolen, thanks", [["thanks"]]),
+        ("my card never came, why not", []),  # short edges, but no edge word: no extra call
+        ("It was declined. Why?", []),
+    ],
+)
+def test_only_edges_with_an_edge_word_are_read(text: str, edges_read: list[list[str]]) -> None:
+    calls.clear()
+    split_message(text, fake_embed([text])[0], model=GATED, embed=embed)
+    assert calls[: len(edges_read)] == edges_read
+    if not edges_read:
+        assert calls == []
 
 
 def test_the_shipped_head_reads_and_knows_every_act() -> None:
