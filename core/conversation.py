@@ -6,13 +6,13 @@ settings; it imports none of them itself.
 
 A turn reads the session state once (the caller usually passes the state it already read) and
 uses the tenant the credential resolved. It fans the intent and retrieval skills out concurrently
-(each with its own timeout; a failed skill degrades the turn, never fails it) — for a follow-up
-that looks elliptical ("and on Sunday?") and is not answered by its own intent, then about the
-message read with the previous question too (`core.followups`), and, when the tenant's topic table (`core.suggestions`) is older than
-`stats_ttl_s`, its refresh from the analytics counters — decides with `core.policy`, then stores
-the new session state and both messages in one atomic commit through `SessionService.change`
-(re-reading only if another writer got there first), logs one `TurnRecord`, and counts the turn
-(with its topic, what it followed, and a clicked suggestion).
+(each with its own timeout; a failed skill degrades the turn, never fails it), with the refresh
+of the tenant's topic table (`core.suggestions`) from the analytics counters when it is older
+than `stats_ttl_s`. A follow-up that looks elliptical ("and on Sunday?") and is not answered by
+its own intent is then read with the previous question too (`core.followups`). The turn decides
+with `core.policy`, then stores the new session state and both messages in one atomic commit
+through `SessionService.change` (re-reading only if another writer got there first), logs one
+`TurnRecord`, and counts the turn (with its topic, what it followed, and a clicked suggestion).
 
 `run_idempotent` wraps a turn in the `Idempotency-Key` protocol of the history store: the key is
 claimed with an owner and a lease, the turn's answer is stored in the same atomic commit as the
