@@ -151,10 +151,11 @@ def default_negatives() -> list[str]:
 
 
 def stratified_split(
-    labels: Sequence[str], *, fraction: float, seed: int
+    labels: Sequence[str], *, fraction: float, seed: int, cap: int | None = None
 ) -> tuple[list[int], list[int]]:
-    """(train, held-out) row indexes: about `fraction` of each label held out, at least one for
-    labels with three or more rows, none for rarer labels (they must be trained on)."""
+    """(train, held-out) row indexes: about `fraction` of each label held out (at most `cap`
+    rows), at least one for labels with three or more rows, none for rarer labels (they must be
+    trained on)."""
     rng = np.random.default_rng(seed)
     by_label: dict[str, list[int]] = defaultdict(list)
     for i, label in enumerate(labels):
@@ -165,6 +166,8 @@ def stratified_split(
         rows = by_label[label]
         rng.shuffle(rows)
         k = round(len(rows) * fraction)
+        if cap is not None:
+            k = min(k, cap)
         if k == 0 and len(rows) >= 3:
             k = 1
         heldout.extend(rows[:k])

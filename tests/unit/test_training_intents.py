@@ -19,6 +19,14 @@ def test_split_holds_out_about_ten_percent_of_each_label() -> None:
     assert stratified_split(labels, fraction=0.1, seed=0) == (train, held)
 
 
+def test_a_capped_split_holds_out_at_most_cap_rows_of_each_label() -> None:
+    labels = ["a"] * 100 + ["b"] * 20 + ["c"] * 3 + ["d"] * 2
+    train, held = stratified_split(labels, fraction=0.1, seed=0, cap=3)
+    assert sorted(train + held) == list(range(len(labels)))
+    held_labels = sorted(labels[i] for i in held)
+    assert held_labels == ["a", "a", "a", "b", "b", "c"]  # 10 → 3, 2 stays 2, 0 → 1, 2 rows: 0
+
+
 def test_threshold_separates_negatives_within_the_rejection_cap() -> None:
     in_conf = np.array([0.9] * 18 + [0.6, 0.35])
     in_correct = np.array([True] * 18 + [True, False])
