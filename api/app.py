@@ -19,7 +19,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from api.errors import install_error_handlers
+from api.errors import install_error_handlers, install_error_schema
 from api.middleware import ApiMiddleware
 from api.routes import (
     analytics,
@@ -138,4 +138,5 @@ def create_app(services: Services | None = None) -> FastAPI:
         widget,
     ):
         app.include_router(module.router)
+    install_error_schema(app)
     return app

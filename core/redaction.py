@@ -81,8 +81,11 @@ _US_DOTTED = re.compile(r"\(?\d{3}\)?\.\d{3}\.\d{4}")
 # A time of day with fractional seconds (`08:53:13.100697`, as log timestamps write it): its
 # seconds and fraction can read as a dotted phone number in some regions.
 _TIME_OF_DAY = re.compile(r"\d{1,2}:\d{2}:\d{2}[.,]\d{1,9}+")
-# Enough digits, close enough together, to be a phone number at all.
-_PHONE_PREFILTER = re.compile(r"\d(?:\D{0,4}+\d){6}")
+# Enough digits, close enough together, to be a phone number at all: seven, each at most four
+# separators from the next, and no separator a letter but the extension mark `x` (the library
+# finds no number across other letters). So ids like ULIDs (`01M8P2RJT2BZS2V2KES7KCEGC5`), in
+# every request's log record, are not handed to the library at all.
+_PHONE_PREFILTER = re.compile(r"\d(?:[\W_xX]{0,4}+\d){6}")
 
 # Dates come first in the account scanner so their digits are never read as an account number.
 _DATE = r"\d{4}-\d{1,2}-\d{1,2}(?!\d)|\d{1,2}[/.-]\d{1,2}[/.-](?:\d{4}|\d{2})(?![\d/.-])"

@@ -3,7 +3,8 @@
 `aws_clients(settings)` returns the same `AwsClients` for the same region and endpoint, so a
 Lambda cold start (or a local process) builds each low-level client exactly once.
 `settings.aws_endpoint_url` points every client at a local AWS endpoint (moto's server) in tests
-and `make run-aws-local`. Nothing here runs at import time.
+and `make run-aws-local`. The Lambda client loads a model trimmed to `Invoke`
+(`infra.aws.service_models`), which makes it cheap to create. Nothing here runs at import time.
 """
 
 from __future__ import annotations
@@ -48,9 +49,16 @@ def _clients(
     region: str, endpoint_url: str | None, lambda_endpoint_url: str | None, workers: int
 ) -> AwsClients:
     import boto3
+    import botocore.session
     from botocore.config import Config
 
-    session = boto3.session.Session(region_name=region)
+    from infra.aws.service_models import MODELS_DIR
+
+    core = botocore.session.get_session()
+    # The trimmed models (`infra.aws.service_models`) first, then any AWS_DATA_PATH.
+    data_path = [str(MODELS_DIR), core.get_config_variable("data_path") or ""]
+    core.set_config_variable("data_path", os.pathsep.join(p for p in data_path if p))
+    session = boto3.session.Session(botocore_session=core, region_name=region)
     pool = max(10, workers * 4)
     data_config = Config(
         retries={"mode": "standard", "max_attempts": 4},

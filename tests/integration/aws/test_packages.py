@@ -112,6 +112,9 @@ def test_the_api_zip_holds_every_module_it_reaches_and_serves_voice(
     shipped = {p.name for p in (unzipped / "training" / "workflows").glob("*.asl.json")}
     assert shipped == {p.name for p in (ROOT / "training" / "workflows").glob("*.asl.json")}
     assert not (unzipped / "devtools").exists() and not (unzipped / "skills").exists()
+    # so are the trimmed botocore models its clients load (`infra.aws.service_models`)
+    models = [p.relative_to(ROOT) for p in (ROOT / "infra/aws/service_models").rglob("*.json")]
+    assert models and all((unzipped / m).is_file() for m in models)
 
     # The functions the API calls run here, from the source tree: the real asr and tts skills
     # and the voice job's entry; intent and retrieval are the fast fakes.
