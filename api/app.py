@@ -4,7 +4,8 @@ Without services, they are built (`core.bootstrap.build_services`) from the proc
 startup and closed at shutdown; with them (tests, the Lambda entry) they are used as given. The
 lifespan starts the background parts (the local job worker, callback delivery).
 With `settings.warmup`, one background intent and retrieval call loads the text models before
-the first customer arrives. Imports core only: never a model library (see
+the first customer arrives, and what the process holds then is frozen out of the collector's
+scans (`warm_up`). Imports core only: never a model library (see
 `tests/unit/test_import_light.py`).
 """
 
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import time
 from collections.abc import AsyncIterator, Callable
@@ -44,7 +46,10 @@ logger = logging.getLogger("lambdesk.api")
 
 
 async def warm_up(services: Services) -> None:
-    """Load the text models in the background (failures only logged: a cold tenant is fine)."""
+    """Load the text models in the background (failures only logged: a cold tenant is fine),
+    then freeze what the process holds by then (`gc.freeze`): modules, services and models live
+    as long as the server, and a full collection rescanning them all took 40-120 ms of some
+    unlucky request's time."""
     tenants = services.tenants.list_tenants()
     tenant_id = tenants[0].tenant_id if tenants else "warmup"
     calls = (
@@ -56,6 +61,7 @@ async def warm_up(services: Services) -> None:
             await services.skills.invoke(name, event, timeout=services.settings.index_timeout_s)
         except Exception as exc:
             logger.info("warm-up of %s skipped: %s", name, exc)
+    gc.freeze()
 
 
 class KnownOrigins:

@@ -15,19 +15,16 @@ tenant's blocked labels at or above its moderation threshold.
 
 from __future__ import annotations
 
-import asyncio
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Header, Query, Request
-from fastapi.responses import JSONResponse
 
 from api.deps import AdminDep, RequestIdDep, ServicesDep, TenantDep
 from api.errors import API_ERRORS
-from api.routes.voice import status_url
+from api.job_uploads import job_answer, store_upload
 from api.uploads import receive_upload
 from core.callbacks import check_callback_url
 from core.errors import Unprocessable, UnsupportedMediaType
-from core.jobs import FINISHED, job_view, new_job_id, wait_for_job
 from core.video import VIDEO_CONTENT_TYPES, video_in_key
 
 router = APIRouter(prefix="/v1", tags=["videos"], responses=API_ERRORS)
@@ -89,13 +86,8 @@ async def moderate_video(
                 f"unsupported video type {declared!r}; send mp4, webm or mov",
                 code="unsupported_video",
             )
-        job_id = new_job_id()
-        await asyncio.to_thread(
-            services.blobs.put_file,
-            tenant_id=tenant_id,
-            key=video_in_key(job_id),
-            file=upload.file,
-            content_type=upload.content_type or "application/octet-stream",
+        job_id = await store_upload(
+            services.blobs, tenant_id=tenant_id, upload=upload, key=video_in_key
         )
     finally:
         upload.close()
@@ -108,9 +100,4 @@ async def moderate_video(
         callback_url=x_callback_url,
         request_id=request_id,
     )
-    if wait > 0:
-        job = await wait_for_job(
-            jobs=services.jobs, tenant_id=tenant_id, job_id=job_id, timeout=wait
-        )
-    body = {**job_view(job), "status_url": status_url(job_id)}
-    return JSONResponse(status_code=200 if job.status in FINISHED else 202, content=body)
+    return await job_answer(services.jobs, tenant_id=tenant_id, job=job, wait=wait)

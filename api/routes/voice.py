@@ -11,20 +11,18 @@ The asr skill probes the stored upload before a job is made of it: 413 (bytes or
 
 from __future__ import annotations
 
-import asyncio
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request
-from fastapi.responses import JSONResponse
 
 from api.deps import PrincipalDep, RequestIdDep, ServicesDep, TenantDep
 from api.errors import API_ERRORS
+from api.job_uploads import job_answer, store_upload
 from api.routes.jobs import JobView
 from api.uploads import receive_upload
 from core.auth import PrincipalRole
 from core.callbacks import check_callback_url
 from core.errors import Forbidden, NotFound, Unprocessable
-from core.jobs import FINISHED, job_view, new_job_id, wait_for_job
 from core.models import Channel
 from core.voice import audio_in_key, check_audio_type
 
@@ -52,10 +50,6 @@ VOICE_UPLOAD_DOC: dict[str, Any] = {
         },
     }
 }
-
-
-def status_url(job_id: str) -> str:
-    return f"/v1/jobs/{job_id}"
 
 
 @router.post(
@@ -106,13 +100,8 @@ async def post_voice(
             services.sessions.require(tenant_id=tenant_id, session_id=session_id)
         elif session_id is not None:
             services.sessions.require(tenant_id=tenant_id, session_id=session_id)
-        job_id = new_job_id()
-        await asyncio.to_thread(
-            services.blobs.put_file,
-            tenant_id=tenant_id,
-            key=audio_in_key(job_id),
-            file=upload.file,
-            content_type=upload.content_type or "application/octet-stream",
+        job_id = await store_upload(
+            services.blobs, tenant_id=tenant_id, upload=upload, key=audio_in_key
         )
     finally:
         upload.close()
@@ -127,9 +116,6 @@ async def post_voice(
         callback_url=x_callback_url,
         request_id=request_id,
     )
-    if wait > 0:
-        job = await wait_for_job(
-            jobs=services.jobs, tenant_id=tenant_id, job_id=job_id, timeout=wait
-        )
-    body = {**job_view(job), "session_id": session_id, "status_url": status_url(job_id)}
-    return JSONResponse(status_code=200 if job.status in FINISHED else 202, content=body)
+    return await job_answer(
+        services.jobs, tenant_id=tenant_id, job=job, wait=wait, session_id=session_id
+    )
