@@ -3,22 +3,42 @@
 Local (embedded stores under the data dir) is the default; `LAMBDESK_BACKEND=aws` switches the
 composition root (`core.bootstrap`) to the DynamoDB/S3/Lambda adapters and then requires the AWS
 names: a missing one is an error at start that names the variable.
+
+`Settings(...)` takes a field from its arguments, else from `LAMBDESK_<FIELD>` (any case), else
+its default; pydantic converts the strings. Every field is a scalar, so this is all that
+pydantic-settings did here, and importing that package was a tenth of the API's cold start.
 """
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import Field, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+ENV_PREFIX = "LAMBDESK_"
 
 
-class Settings(BaseSettings):
+class Settings(BaseModel):
     """Every knob of a lambdesk process. Tenant-level behaviour lives on `Tenant`, not here."""
 
-    model_config = SettingsConfigDict(env_prefix="LAMBDESK_", extra="ignore")
+    model_config = ConfigDict(extra="ignore")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_environment(cls, data: Any) -> Any:
+        """Fields not given as arguments come from their `LAMBDESK_*` variables."""
+        if not isinstance(data, dict):
+            return data
+        environment = {
+            name[len(ENV_PREFIX) :].lower(): value
+            for name, value in os.environ.items()
+            if name.upper().startswith(ENV_PREFIX)
+        }
+        known = {k: v for k, v in environment.items() if k in cls.model_fields}
+        return {**known, **data}
 
     backend: Literal["local", "aws"] = "local"
     data_dir: Path = Path(".lambdesk")

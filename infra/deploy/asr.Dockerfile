@@ -18,7 +18,6 @@ onnxruntime==1.32.0
 numpy==2.4.6
 httpx==0.28.1
 pydantic==2.14.4
-pydantic-settings==2.16.3
 aws-lambda-powertools==3.37.0
 REQS
 

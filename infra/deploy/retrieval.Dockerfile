@@ -24,7 +24,6 @@ tokenizers==0.23.3
 onnxruntime==1.32.0
 numpy==2.4.6
 pydantic==2.14.4
-pydantic-settings==2.16.3
 aws-lambda-powertools==3.37.0
 lxml==6.1.3
 pypdf==7.1.0

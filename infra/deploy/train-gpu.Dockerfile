@@ -21,7 +21,6 @@ scikit-learn==1.9.1
 matplotlib==3.11.2
 numpy==2.4.6
 pydantic==2.14.4
-pydantic-settings==2.16.3
 PyYAML==6.0.4
 tqdm==4.70.1
 boto3==1.44.8

@@ -27,7 +27,6 @@ onnxruntime==1.32.0
 numpy==2.4.6
 Pillow==13.0.0
 pydantic==2.14.4
-pydantic-settings==2.16.3
 aws-lambda-powertools==3.37.0
 REQS
 COPY --from=train /opt/models/ /opt/models/
