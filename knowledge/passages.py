@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -141,7 +143,7 @@ def unit_embedding_text(heading: str, unit: str) -> str:
 Weight = Callable[[str], float]
 
 
-def _coverage(wanted: Sequence[str], have: set[str], weight: Weight) -> float:
+def _coverage(wanted: Sequence[str], have: AbstractSet[str], weight: Weight) -> float:
     total = sum(weight(t) for t in set(wanted))
     if total <= 0:
         return 0.0
@@ -159,8 +161,7 @@ def select_answer(
     weight: Weight,
 ) -> str:
     """The answer part of one chunk for `query` (see the module docstring)."""
-    parts = units(text)
-    whole = _join(u.text for u in parts)
+    parts, unit_tokens, whole = _parsed(text)
     if is_question(heading) or len(parts) <= 2:
         return whole
     if not focus and len(whole.split()) <= WHOLE_CHUNK_WORDS:
@@ -170,8 +171,7 @@ def select_answer(
     scores = np.zeros(len(parts), dtype=np.float32)
     if query_vector is not None and unit_vectors is not None and len(unit_vectors) == len(parts):
         scores += unit_vectors @ np.asarray(query_vector, dtype=np.float32)
-    for i, unit in enumerate(parts):
-        have = set(tokens(unit.text))
+    for i, have in enumerate(unit_tokens):
         scores[i] += LEXICAL_WEIGHT * _coverage(wanted, have, weight)
         if focus_tokens:
             scores[i] += FOCUS_WEIGHT * _coverage(focus_tokens, have, weight)
@@ -189,6 +189,14 @@ def select_answer(
                 chosen.discard(j)
     chosen.update(lead for j in list(chosen) if (lead := parts[j].lead) is not None)
     return _join(parts[j].text for j in sorted(chosen))
+
+
+@lru_cache(maxsize=4096)
+def _parsed(text: str) -> tuple[list[Unit], list[frozenset[str]], str]:
+    """A chunk's units, each unit's content tokens, and the units joined: parsed once per chunk
+    text and process, not on every question that retrieves the chunk (read-only: shared)."""
+    parts = units(text)
+    return parts, [frozenset(tokens(u.text)) for u in parts], _join(u.text for u in parts)
 
 
 def _join(texts: Iterable[str]) -> str:

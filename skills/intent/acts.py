@@ -11,7 +11,8 @@ Mixed messages ("hi, my card was stolen", "thanks, and how do I top up?") are sp
 boundaries; a short clause at either edge of the message that the model reads as an act is small
 talk, and the rest of the message is the request (`split_message`). Only messages with such an
 edge cost more: the edge clauses are embedded (short texts, memoised by the encoder: greetings
-repeat), and the request part when an edge is small talk.
+repeat), and the request part when an edge is small talk and the request is not most of the
+message (`WHOLE_FOR_REQUEST_SHARE`).
 """
 
 from __future__ import annotations
@@ -42,6 +43,11 @@ ACTS = (
     "abuse",
 )
 EDGE_MAX_WORDS = 4  # an edge clause longer than this is never small talk on its own
+# When the request is at least this share of the message's words, the whole message's embedding
+# stands for the request: "Hi! I was wondering if you can help me. I used the ATM…" costs no
+# third encoder call (the slowest turns were these), and a long request's mean-pooled vector
+# hardly moves for a greeting beside it.
+WHOLE_FOR_REQUEST_SHARE = 0.8
 MAX_CLAUSES = 12
 
 # Clause boundaries: sentence punctuation and commas, and the conjunctions that glue small talk to
@@ -211,6 +217,9 @@ def split_message(
     request = ". ".join(middle)
     if len(middle) == 1 and head in found:  # the rest is one edge clause, embedded already
         request_vector = edge_vectors[candidates.index(head)]
+    elif act == NONE and len(request.split()) >= WHOLE_FOR_REQUEST_SHARE * len(text.split()):
+        # the whole reads as a request, and a few words of small talk barely move its vector
+        request_vector = whole
     else:
         request_vector = embed([request])[0]
     rest_act, rest_confidence = model.best(request_vector[None, :])[0]
