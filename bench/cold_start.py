@@ -87,6 +87,7 @@ response = handler({HEALTHZ_EVENT!r}, None)
 assert response["statusCode"] == 200, response
 print((time.perf_counter() - t) * 1000)
 """
+PACKAGES = ("api", "core", "infra", "knowledge", "skills", "training", "workers")
 # What serverless.yml gives the API function (no call leaves the process for /healthz).
 LAMBDA_ENV = {
     "LAMBDESK_BACKEND": "aws",
@@ -146,11 +147,17 @@ def _cpu_ms(code: str, env: dict[str, str], *args: str, cwd: Path = ROOT) -> tup
 def lambda_cold_starts(runs: int, roots: list[Path]) -> None:
     """Fresh-process cold start of each checkout's API entry, beside the bare baseline,
     interleaved so that machine noise hits every variant alike. CPU time (what the process
-    itself spent) is steadier than wall time on a shared machine; both are printed."""
+    itself spent) is steadier than wall time on a shared machine; both are printed.
+
+    Each checkout's modules are byte-compiled first, as the libraries are: with stale or missing
+    `.pyc` files (`PYTHONDONTWRITEBYTECODE` keeps them so) every run would compile the edited
+    modules again, and the comparison would measure that."""
     env = {**os.environ, **LAMBDA_ENV}
     samples: dict[str, list[tuple[float, float]]] = {"bare": []}
     for root in roots:
         samples[str(root)] = []
+        packages = [str(root / p) for p in PACKAGES if (root / p).is_dir()]
+        subprocess.run([sys.executable, "-m", "compileall", "-q", *packages], check=True)
     for _ in range(runs):
         samples["bare"].append(_cpu_ms(BARE_LAMBDA, env))
         for root in roots:
