@@ -7,6 +7,12 @@ write lock is taken up front, so two transactions never both read and then both 
 
 The tenant, history and job stores each hold one `SqliteDatabase` over the same file
 (`<data>/lambdesk.db`) and create their own tables idempotently.
+
+WAL checkpoints run in the background: SQLite's automatic checkpoint runs inside whichever commit
+crosses 1,000 pages, and that request paid for copying and syncing the pages (the slowest chat
+turns were those). Connections turn it off, and one daemon thread per process checkpoints every
+open database (`PRAGMA wal_checkpoint(PASSIVE)`, which waits for no reader or writer) every
+`CHECKPOINT_INTERVAL_S`.
 """
 
 from __future__ import annotations
@@ -14,13 +20,16 @@ from __future__ import annotations
 import os
 import sqlite3
 import threading
+import time
 import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
+from urllib.parse import quote
 
 BUSY_TIMEOUT_MS = 30_000
+CHECKPOINT_INTERVAL_S = 1.0
 
 
 def to_epoch(value: datetime | None) -> float | None:
@@ -60,7 +69,9 @@ class SqliteDatabase:
         conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         conn.execute("PRAGMA journal_mode = WAL")
         conn.execute("PRAGMA synchronous = NORMAL")
+        conn.execute("PRAGMA wal_autocheckpoint = 0")  # the background checkpointer's job
         self._local.conn = conn
+        _CHECKPOINTER.add(self)
         with self._lock:
             alive = []
             for owner, other in self._connections:
@@ -99,3 +110,57 @@ class SqliteDatabase:
                 conn.close()
             self._connections = []
         self._local = threading.local()
+
+
+class _Checkpointer:
+    """The process's background WAL checkpoints (see the module docstring): one daemon thread,
+    started with the first connection, holding the databases weakly and a connection of its own
+    per file (opened read-write without creating: a removed file stays removed)."""
+
+    def __init__(self) -> None:
+        self._databases: weakref.WeakSet[SqliteDatabase] = weakref.WeakSet()
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+
+    def add(self, database: SqliteDatabase) -> None:
+        with self._lock:
+            self._databases.add(database)
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(
+                    target=self._run, name="lambdesk-sqlite-checkpoint", daemon=True
+                )
+                self._thread.start()
+
+    def _run(self) -> None:
+        connections: dict[Path, sqlite3.Connection] = {}
+        while True:
+            time.sleep(CHECKPOINT_INTERVAL_S)
+            with self._lock:
+                paths = {db.path for db in list(self._databases) if not db._closed}
+            checkpoint(paths, connections)
+
+
+def checkpoint(paths: set[Path], connections: dict[Path, sqlite3.Connection]) -> None:
+    """One round of the checkpointer: a passive checkpoint of each database in `paths`, over
+    `connections` (its own, kept between rounds; those of paths no longer open are closed)."""
+    for path in [p for p in connections if p not in paths]:
+        connections.pop(path).close()
+    for path in paths:
+        try:
+            conn = connections.get(path)
+            if conn is None:
+                conn = sqlite3.connect(
+                    f"file:{quote(str(path))}?mode=rw",
+                    uri=True,
+                    timeout=1.0,
+                    isolation_level=None,
+                )
+                connections[path] = conn
+            conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+        except sqlite3.Error:  # gone or busy: try again next round
+            failed = connections.pop(path, None)
+            if failed is not None:
+                failed.close()
+
+
+_CHECKPOINTER = _Checkpointer()
