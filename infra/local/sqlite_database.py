@@ -10,9 +10,12 @@ The tenant, history and job stores each hold one `SqliteDatabase` over the same 
 
 WAL checkpoints run in the background: SQLite's automatic checkpoint runs inside whichever commit
 crosses 1,000 pages, and that request paid for copying and syncing the pages (the slowest chat
-turns were those). Connections turn it off, and one daemon thread per process checkpoints every
-open database (`PRAGMA wal_checkpoint(PASSIVE)`, which waits for no reader or writer) every
-`CHECKPOINT_INTERVAL_S`.
+turns were those). Connections turn it off, and one daemon thread per process checks every open
+database each `CHECKPOINT_INTERVAL_S` and checkpoints those whose WAL file has grown past
+`CHECKPOINT_WAL_BYTES` (about SQLite's own 1,000 pages) with `PRAGMA wal_checkpoint(PASSIVE)`,
+which waits for no reader or writer. `journal_size_limit` truncates the WAL file when a writer
+starts it over after a checkpoint, so its size tells how much was written since. A small
+database (a test's) is never checkpointed, as before: no fsync for it.
 """
 
 from __future__ import annotations
@@ -30,6 +33,8 @@ from urllib.parse import quote
 
 BUSY_TIMEOUT_MS = 30_000
 CHECKPOINT_INTERVAL_S = 1.0
+CHECKPOINT_WAL_BYTES = 4 * 1024 * 1024
+WAL_SIZE_LIMIT_BYTES = 1024 * 1024  # what a WAL file is cut back to when it starts over
 
 
 def to_epoch(value: datetime | None) -> float | None:
@@ -70,6 +75,7 @@ class SqliteDatabase:
         conn.execute("PRAGMA journal_mode = WAL")
         conn.execute("PRAGMA synchronous = NORMAL")
         conn.execute("PRAGMA wal_autocheckpoint = 0")  # the background checkpointer's job
+        conn.execute(f"PRAGMA journal_size_limit = {WAL_SIZE_LIMIT_BYTES}")
         self._local.conn = conn
         _CHECKPOINTER.add(self)
         with self._lock:
@@ -140,12 +146,23 @@ class _Checkpointer:
             checkpoint(paths, connections)
 
 
-def checkpoint(paths: set[Path], connections: dict[Path, sqlite3.Connection]) -> None:
-    """One round of the checkpointer: a passive checkpoint of each database in `paths`, over
-    `connections` (its own, kept between rounds; those of paths no longer open are closed)."""
+def checkpoint(
+    paths: set[Path],
+    connections: dict[Path, sqlite3.Connection],
+    *,
+    min_wal_bytes: int = CHECKPOINT_WAL_BYTES,
+) -> None:
+    """One round of the checkpointer: a passive checkpoint of each database in `paths` whose
+    WAL file holds at least `min_wal_bytes`, over `connections` (its own, kept between rounds;
+    those of paths no longer open are closed)."""
     for path in [p for p in connections if p not in paths]:
         connections.pop(path).close()
     for path in paths:
+        try:
+            if os.stat(f"{path}-wal").st_size < min_wal_bytes:
+                continue
+        except OSError:  # no WAL (yet, or any more)
+            continue
         try:
             conn = connections.get(path)
             if conn is None:
