@@ -18,6 +18,7 @@ from fastapi import APIRouter, Query, Request
 
 from api.deps import AdminDep, ServicesDep, TenantDep
 from api.errors import API_ERRORS
+from api.job_uploads import status_url
 from api.uploads import receive_upload
 from core.errors import BadRequest, UnsupportedMediaType
 
@@ -69,4 +70,4 @@ async def train_intents(
         )
     finally:
         upload.close()
-    return {"job_id": job.job_id, "status": "queued", "status_url": f"/v1/jobs/{job.job_id}"}
+    return {"job_id": job.job_id, "status": "queued", "status_url": status_url(job.job_id)}

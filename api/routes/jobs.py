@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict
 
 from api.deps import PrincipalDep, ServicesDep
 from api.errors import API_ERRORS
+from api.job_uploads import status_url
 from core.auth import Principal, PrincipalRole
 from core.bootstrap import Services
 from core.errors import NotFound
@@ -77,7 +78,7 @@ async def get_job(job_id: JobIdPath, principal: PrincipalDep, services: Services
     return {
         **job_view(job),
         "session_id": job.payload.get("session_id"),
-        "status_url": f"/v1/jobs/{job.job_id}",
+        "status_url": status_url(job.job_id),
     }
 
 
